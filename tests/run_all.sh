@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# make test: unit tests, then every integration script tests/integration/*.sh
+# (each gets the build folder as $1 and must exit non-zero on failure).
+# Ends with one line "N passed, N failed" counting test programs and scripts.
+set -u
+build=${1:-build}
+pass=0; fail=0; failed=()
+for t in "$build"/tests/test_*; do
+  [ -x "$t" ] || continue
+  case "$t" in *.log) continue;; esac
+  if "$t" > "$t.log" 2>&1; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$(basename "$t")"); tail -30 "$t.log"; fi
+  grep -h ': [0-9]* passed, [0-9]* failed' "$t.log" | sed 's/^/  unit /'
+done
+for s in tests/integration/*.sh; do
+  [ -f "$s" ] || continue
+  name=$(basename "$s" .sh)
+  log="$build/tests/$name.log"; mkdir -p "$build/tests"
+  start=$(date +%s)
+  if bash "$s" "$build" > "$log" 2>&1; then
+    pass=$((pass+1)); echo "  ok   $name ($(( $(date +%s) - start ))s)"
+  else
+    fail=$((fail+1)); failed+=("$name"); echo "  FAIL $name ($(( $(date +%s) - start ))s)"; tail -40 "$log"
+  fi
+done
+[ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
