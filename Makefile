@@ -25,7 +25,7 @@ endif
 # SIMD translation units are compiled for their ISA and only called after a cpuid check.
 SIMD_X86_AVX2   := -mavx2 -mfma -mf16c
 SIMD_X86_AVX512 := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
-LIB_SRC := $(wildcard src/*.c)
+LIB_SRC := $(wildcard src/*.c src/train/*.c)
 ifeq ($(ARCH),x86_64)
 LIB_SRC += $(wildcard src/simd/*_avx2.c src/simd/*_avx512.c)
 endif
