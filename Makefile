@@ -5,6 +5,7 @@
 #   make debug      -O0 build in build-debug/
 #   make run        run the built-in demo model
 #   make bench      r1 vs llama.cpp benchmark table
+#   make train      reproduce the built-in demo model (models/r1-demo.gguf) from scratch
 # Variables: BUILD=dir (out-of-tree build folder), CC=gcc|clang, SAN=1 (sanitizers), DEBUG=1.
 
 BUILD   ?= build
@@ -40,7 +41,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all lib unit test asan debug run bench clean tools
+.PHONY: all lib unit test asan debug run bench train clean tools
 all: $(BUILD)/r1 $(TOOL_BIN)
 lib: $(BUILD)/libr1.a
 tools: $(TOOL_BIN)
@@ -85,6 +86,9 @@ run: all
 
 bench: all
 	@bench/run.sh $(BUILD)
+
+train: all
+	@scripts/train.sh $(BUILD)
 
 clean:
 	rm -rf build build-asan build-debug build-*
