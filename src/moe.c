@@ -1,0 +1,293 @@
+/*
+ * moe.c — DeepSeekMoE routing and expert FFN evaluation (see moe.h for the definitions).
+ *
+ * Batched evaluation (r1_moe_forward), for n_tok tokens x[n_tok][n_embd]:
+ *   1. logits[n_tok][n_expert] = gate_inp · x; route every token (ids, weights).
+ *   2. counting sort of the (token, slot) pairs by expert → per expert a token list.
+ *   3. for every expert with tokens: gather its tokens' rows, gate/up products (each
+ *      weight row read once for all of them), h = silu(g) * u, down product, and
+ *      out[token] += weight * y. Experts nobody chose are never read.
+ *   4. shared experts: one SwiGLU FFN over all tokens, added to out.
+ */
+#include "moe.h"
+#include <math.h>
+
+/* ---- weight views ------------------------------------------------------------------ */
+r1_status r1_wmat_init(r1_wmat *w, r1_type type, const void *data, int64_t n_cols,
+                       int64_t n_rows, const char *what, r1_error *err) {
+    const r1_type_traits *tr = r1_type_get_traits(type);
+    if (!tr || !tr->vec_dot || !tr->to_float)
+        return r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: tensor type %s has no dot-product kernel",
+                            what, r1_type_name(type));
+    const r1_type_traits *vt = r1_type_get_traits(tr->vec_dot_type);
+    if (!vt || !vt->from_float)
+        return r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: activation type of %s unsupported", what,
+                            r1_type_name(type));
+    size_t rb = r1_row_size(type, n_cols);
+    if (n_cols <= 0 || n_rows <= 0 || rb == 0 || r1_row_size(tr->vec_dot_type, n_cols) == 0)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: %lld × %lld is not a valid %s matrix", what,
+                            (long long)n_rows, (long long)n_cols, r1_type_name(type));
+    *w = (r1_wmat){type, data, n_cols, n_rows, rb};
+    return R1_OK;
+}
+
+r1_wmat r1_wmat_rows(const r1_wmat *w, int64_t first, int64_t count) {
+    r1_wmat v = *w;
+    v.data = (const char *)w->data + (size_t)first * w->row_bytes;
+    v.n_rows = count;
+    return v;
+}
+
+/* Converts n_tok activation rows (n floats, stride ldx) into the vec_dot type of w.
+ * Returns the rows (stride *ld bytes) — x itself when no conversion is needed — and
+ * sets *owned to the buffer to free (NULL if none). NULL on allocation failure. */
+static const void *convert_rows(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
+                                size_t *ld, void **owned) {
+    const r1_type_traits *tr = r1_type_get_traits(w->type);
+    *owned = NULL;
+    if (tr->vec_dot_type == R1_TYPE_F32) {
+        *ld = ldx * sizeof(float);
+        return x;
+    }
+    const r1_type_traits *vt = r1_type_get_traits(tr->vec_dot_type);
+    size_t rb = r1_row_size(tr->vec_dot_type, w->n_cols);
+    char *buf = malloc(rb * (size_t)n_tok);
+    if (!buf) return NULL;
+    for (int t = 0; t < n_tok; t++) vt->from_float(x + (size_t)t * ldx, buf + (size_t)t * rb, w->n_cols);
+    *ld = rb;
+    *owned = buf;
+    return buf;
+}
+
+r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
+                      float *y, size_t ldy, r1_error *err) {
+    if (n_tok <= 0) return R1_OK;
+    const r1_type_traits *tr = r1_type_get_traits(w->type);
+    size_t ld;
+    void *owned;
+    const char *xq = convert_rows(w, n_tok, x, ldx, &ld, &owned);
+    if (!xq) return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
+    const char *row = w->data;
+    for (int64_t r = 0; r < w->n_rows; r++, row += w->row_bytes)
+        for (int t = 0; t < n_tok; t++)
+            tr->vec_dot((int)w->n_cols, &y[(size_t)t * ldy + (size_t)r], row, xq + (size_t)t * ld);
+    free(owned);
+    return R1_OK;
+}
+
+r1_status r1_wmat_mul_t(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
+                        float *y, size_t ldy, r1_error *err) {
+    if (n_tok <= 0) return R1_OK;
+    const r1_type_traits *tr = r1_type_get_traits(w->type);
+    float *rowf = NULL;
+    if (w->type != R1_TYPE_F32 && !(rowf = malloc((size_t)w->n_cols * sizeof(float))))
+        return r1_set_error(err, R1_ERR_NOMEM, "matmul_t: out of memory");
+    for (int t = 0; t < n_tok; t++) memset(y + (size_t)t * ldy, 0, (size_t)w->n_cols * sizeof(float));
+    const char *row = w->data;
+    for (int64_t r = 0; r < w->n_rows; r++, row += w->row_bytes) {
+        const float *wr = (const float *)row;
+        if (rowf) { tr->to_float(row, rowf, w->n_cols); wr = rowf; }
+        for (int t = 0; t < n_tok; t++) {
+            float a = x[(size_t)t * ldx + (size_t)r];
+            float *yt = y + (size_t)t * ldy;
+            if (a == 0.0f) continue;
+            for (int64_t c = 0; c < w->n_cols; c++) yt[c] += a * wr[c];
+        }
+    }
+    free(rowf);
+    return R1_OK;
+}
+
+/* ---- routing ------------------------------------------------------------------------ */
+r1_status r1_moe_router_check(const r1_moe_router *r, const char *file, r1_error *err) {
+    if (r->n_expert < 1 || r->n_expert > R1_MOE_MAX_EXPERTS)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: expert_count %d out of range 1..%d", file,
+                            r->n_expert, R1_MOE_MAX_EXPERTS);
+    if (r->n_used < 1 || r->n_used > r->n_expert)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: expert_used_count %d must be in 1..expert_count (%d)",
+                            file, r->n_used, r->n_expert);
+    if (r->gating != R1_GATING_SOFTMAX && r->gating != R1_GATING_SIGMOID)
+        return r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: unknown expert_gating_func %d (1 softmax, 2 sigmoid)",
+                            file, (int)r->gating);
+    if (r->group_score < R1_GROUP_SCORE_AUTO || r->group_score > R1_GROUP_SCORE_TOP2_SUM)
+        return r1_set_error(err, R1_ERR_INVALID_ARG, "%s: unknown group scoring rule %d", file, (int)r->group_score);
+    if (!isfinite(r->scale) || r->scale <= 0)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: expert_weights_scale %g must be positive", file, (double)r->scale);
+    int ng = r->n_group > 1 ? r->n_group : 1;
+    if (r->n_group < 0 || r->n_expert % ng != 0)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: expert_group_count %d does not divide expert_count %d",
+                            file, r->n_group, r->n_expert);
+    if (ng > 1) {
+        if (r->topk_group < 1 || r->topk_group > ng)
+            return r1_set_error(err, R1_ERR_FORMAT, "%s: expert_group_used_count %d must be in 1..%d",
+                                file, r->topk_group, ng);
+        if ((int64_t)r->topk_group * (r->n_expert / ng) < r->n_used)
+            return r1_set_error(err, R1_ERR_FORMAT,
+                                "%s: %d groups of %d experts cannot supply expert_used_count %d", file,
+                                r->topk_group, r->n_expert / ng, r->n_used);
+    }
+    return R1_OK;
+}
+
+/* Index of the largest v[i] over i < n with !taken[i] and v[i] > -inf; ties → lowest index.
+ * Returns -1 if none. */
+static int argmax_free(const float *v, const unsigned char *taken, int n) {
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (!taken[i] && v[i] != -INFINITY && (best < 0 || v[i] > v[best])) best = i;
+    return best;
+}
+
+void r1_moe_route(const r1_moe_router *r, const float *logits, int32_t *ids, float *weights,
+                  float *scratch) {
+    const int ne = r->n_expert;
+    float *p = scratch, *s = scratch + ne;   /* p: gate probabilities, s: selection scores */
+    if (r->gating == R1_GATING_SOFTMAX) {
+        float mx = logits[0];
+        for (int e = 1; e < ne; e++) mx = fmaxf(mx, logits[e]);
+        double sum = 0;
+        for (int e = 0; e < ne; e++) sum += (p[e] = expf(logits[e] - mx));
+        for (int e = 0; e < ne; e++) p[e] = (float)(p[e] / sum);
+    } else {
+        for (int e = 0; e < ne; e++) p[e] = 1.0f / (1.0f + expf(-logits[e]));
+    }
+    for (int e = 0; e < ne; e++) s[e] = p[e] + (r->bias ? r->bias[e] : 0.0f);
+
+    unsigned char taken[R1_MOE_MAX_EXPERTS];
+    if (r->n_group > 1) {
+        const int ng = r->n_group, gs = ne / ng;
+        r1_group_score rule = r->group_score;
+        if (rule == R1_GROUP_SCORE_AUTO) rule = r->bias ? R1_GROUP_SCORE_TOP2_SUM : R1_GROUP_SCORE_MAX;
+        float gscore[R1_MOE_MAX_EXPERTS];
+        for (int g = 0; g < ng; g++) {
+            const float *sg = s + (size_t)g * gs;
+            float a = -INFINITY, b = -INFINITY;   /* best and second best */
+            for (int i = 0; i < gs; i++) {
+                if (sg[i] > a) { b = a; a = sg[i]; }
+                else if (sg[i] > b) b = sg[i];
+            }
+            gscore[g] = (rule == R1_GROUP_SCORE_MAX || gs == 1) ? a : a + b;
+        }
+        memset(taken, 0, (size_t)ng);
+        for (int k = 0; k < r->topk_group; k++) taken[argmax_free(gscore, taken, ng)] = 1;
+        for (int g = 0; g < ng; g++)   /* groups not kept: exclude their experts */
+            if (!taken[g])
+                for (int i = 0; i < gs; i++) s[(size_t)g * gs + i] = -INFINITY;
+    }
+    memset(taken, 0, (size_t)ne);
+    double sum = 0;
+    for (int k = 0; k < r->n_used; k++) {
+        int e = argmax_free(s, taken, ne);
+        if (e < 0) {   /* only when scores are NaN/-inf: take the lowest free index */
+            for (e = 0; taken[e]; e++) {}
+        }
+        taken[e] = 1;
+        ids[k] = e;
+        weights[k] = p[e];
+        sum += p[e];
+    }
+    float mul = r->scale;
+    if (r->norm && sum > 0) mul = (float)(r->scale / sum);
+    for (int k = 0; k < r->n_used; k++) weights[k] *= mul;
+}
+
+/* ---- FFN ------------------------------------------------------------------------------- */
+static inline float silu(float v) { return v / (1.0f + expf(-v)); }
+
+r1_wmat r1_moe_expert(const r1_moe_layer *l, int which, int expert) {
+    int64_t cols = which == 2 ? l->n_ff_exp : l->n_embd;
+    int64_t rows = which == 2 ? l->n_embd : l->n_ff_exp;
+    r1_wmat w;
+    w.type = l->exps_type[which];
+    w.n_cols = cols;
+    w.n_rows = rows;
+    w.row_bytes = r1_row_size(w.type, cols);
+    w.data = (const char *)l->exps_data[which] + (size_t)expert * (size_t)rows * w.row_bytes;
+    return w;
+}
+
+/* h[t][i] = silu(g[t][i]) * u[t][i] for the n_tok × n_ff block (fused into the product
+ * loop's output, one pass). */
+static void swiglu_rows(float *g, const float *u, int n_tok, int n_ff) {
+    for (size_t i = 0; i < (size_t)n_tok * (size_t)n_ff; i++) g[i] = silu(g[i]) * u[i];
+}
+
+r1_status r1_ffn_swiglu(const r1_wmat *gate, const r1_wmat *up, const r1_wmat *down,
+                        const float *x, int n_tok, float *out, r1_error *err) {
+    const int n_ff = (int)gate->n_rows, n_embd = (int)gate->n_cols;
+    float *g = malloc(sizeof(float) * (size_t)n_tok * (size_t)n_ff * 2);
+    if (!g) return r1_set_error(err, R1_ERR_NOMEM, "ffn: out of memory (%d tokens × %d)", n_tok, n_ff);
+    float *u = g + (size_t)n_tok * n_ff;
+    r1_status st;
+    if ((st = r1_wmat_mul(gate, n_tok, x, n_embd, g, n_ff, err)) == R1_OK &&
+        (st = r1_wmat_mul(up, n_tok, x, n_embd, u, n_ff, err)) == R1_OK) {
+        swiglu_rows(g, u, n_tok, n_ff);
+        st = r1_wmat_mul(down, n_tok, g, n_ff, out, down->n_rows, err);
+    }
+    free(g);
+    return st;
+}
+
+r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float *out,
+                         int32_t *ids_out, r1_error *err) {
+    const int ne = l->router.n_expert, k = l->router.n_used, D = l->n_embd, F = l->n_ff_exp;
+    const size_t nk = (size_t)n_tok * (size_t)k;
+    /* one allocation: logits | scratch | ids | weights | counts/offsets | order | xe | g | u | ye */
+    size_t n_f = (size_t)n_tok * ne + 2 * (size_t)ne + nk + (size_t)n_tok * D * 2 + (size_t)n_tok * F * 2;
+    size_t n_i = nk + 2 * ((size_t)ne + 1) + nk;
+    char *mem = malloc(n_f * sizeof(float) + n_i * sizeof(int32_t));
+    if (!mem) return r1_set_error(err, R1_ERR_NOMEM, "moe: out of memory for %d tokens", n_tok);
+    float *logits = (float *)mem;                   /* [n_tok][ne]  */
+    float *scratch = logits + (size_t)n_tok * ne;   /* [2 ne]       */
+    float *wts = scratch + 2 * (size_t)ne;          /* [n_tok][k]   */
+    float *xe = wts + nk;                           /* [n_tok][D] gathered rows of one expert */
+    float *ye = xe + (size_t)n_tok * D;             /* [n_tok][D]   */
+    float *g = ye + (size_t)n_tok * D;              /* [n_tok][F]   */
+    float *u = g + (size_t)n_tok * F;               /* [n_tok][F]   */
+    int32_t *ids = (int32_t *)(u + (size_t)n_tok * F);   /* [n_tok][k]  */
+    int32_t *cnt = ids + nk;                             /* [ne + 1]    */
+    int32_t *off = cnt + ne + 1;                         /* [ne + 1]    */
+    int32_t *order = off + ne + 1;                       /* [nk] pair index t*k+j, sorted by expert */
+
+    r1_status st = r1_wmat_mul(&l->gate_inp, n_tok, x, D, logits, ne, err);
+    if (st) goto done;
+    for (int t = 0; t < n_tok; t++)
+        r1_moe_route(&l->router, logits + (size_t)t * ne, ids + (size_t)t * k, wts + (size_t)t * k, scratch);
+    if (ids_out) memcpy(ids_out, ids, nk * sizeof(int32_t));
+
+    /* counting sort of the pairs by expert (stable: tokens stay in order) */
+    memset(cnt, 0, sizeof(int32_t) * (size_t)(ne + 1));
+    for (size_t i = 0; i < nk; i++) cnt[ids[i]]++;
+    off[0] = 0;
+    for (int e = 0; e < ne; e++) off[e + 1] = off[e] + cnt[e];
+    memcpy(cnt, off, sizeof(int32_t) * (size_t)ne);
+    for (size_t i = 0; i < nk; i++) order[cnt[ids[i]]++] = (int32_t)i;
+
+    if (l->n_shared > 0) {
+        if ((st = r1_ffn_swiglu(&l->gate_sh, &l->up_sh, &l->down_sh, x, n_tok, out, err))) goto done;
+    } else {
+        memset(out, 0, sizeof(float) * (size_t)n_tok * D);
+    }
+
+    for (int e = 0; e < ne; e++) {
+        const int c = off[e + 1] - off[e];
+        if (c == 0) continue;
+        const int32_t *pairs = order + off[e];
+        for (int i = 0; i < c; i++)
+            memcpy(xe + (size_t)i * D, x + (size_t)(pairs[i] / k) * D, sizeof(float) * (size_t)D);
+        r1_wmat wg = r1_moe_expert(l, 0, e), wu = r1_moe_expert(l, 1, e), wd = r1_moe_expert(l, 2, e);
+        if ((st = r1_wmat_mul(&wg, c, xe, D, g, F, err))) goto done;
+        if ((st = r1_wmat_mul(&wu, c, xe, D, u, F, err))) goto done;
+        swiglu_rows(g, u, c, F);
+        if ((st = r1_wmat_mul(&wd, c, g, F, ye, D, err))) goto done;
+        for (int i = 0; i < c; i++) {
+            const float w = wts[pairs[i]];
+            float *o = out + (size_t)(pairs[i] / k) * D;
+            const float *y = ye + (size_t)i * D;
+            for (int d = 0; d < D; d++) o[d] += w * y[d];
+        }
+    }
+done:
+    free(mem);
+    return st;
+}
