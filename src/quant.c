@@ -1,10 +1,17 @@
 /*
- * quant.c — the type-traits table and scalar reference kernels.
+ * quant.c — the type-traits tables, ISA dispatch, half-precision conversions and the
+ * F32/F16/BF16 scalar kernels. Quantized formats live in quant_legacy.c (32-element
+ * blocks) and quant_k.c (256-element super-blocks); layouts in quant_impl.h.
  *
- * Block layouts follow ggml (which defines GGUF's types):
- *   Q8_0: 32 elements = { f16 d; int8 qs[32] }      x[i] = d * qs[i]        (34 bytes)
+ * Dispatch: one table per ISA level (scalar, avx2, avx512, neon) is built once
+ * (pthread_once): the scalar table from the format files, then each SIMD level the CPU
+ * supports copies the level below it and lets src/simd/<isa>.c overwrite the kernels it
+ * accelerates. r1_type_get_traits returns entries of the active level: the best the CPU
+ * has, or lower if the R1_ISA environment variable asks for it. After initialisation the
+ * tables are immutable (the one allowed piece of global state).
  */
-#include "quant.h"
+#include "quant_impl.h"
+#include <strings.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -105,62 +112,84 @@ static void vec_dot_bf16_ref(int n, float *s, const void *x, const void *y) {
     *s = (float)acc;
 }
 
-/* ---- Q8_0 ------------------------------------------------------------------------ */
-#define QK8_0 32
-typedef struct { uint16_t d; int8_t qs[QK8_0]; } block_q8_0;
-_Static_assert(sizeof(block_q8_0) == 34, "block_q8_0 size");
-
-static void q8_0_to_float(const void *src, float *dst, int64_t n) {
-    const block_q8_0 *b = src;
-    for (int64_t i = 0; i < n / QK8_0; i++) {
-        float d = r1_fp16_to_fp32(b[i].d);
-        for (int j = 0; j < QK8_0; j++) dst[i * QK8_0 + j] = d * (float)b[i].qs[j];
-    }
-}
-static void q8_0_from_float(const float *src, void *dst, int64_t n) {
-    block_q8_0 *b = dst;
-    for (int64_t i = 0; i < n / QK8_0; i++) {
-        const float *x = src + i * QK8_0;
-        float amax = 0;
-        for (int j = 0; j < QK8_0; j++) amax = fmaxf(amax, fabsf(x[j]));
-        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
-        b[i].d = r1_fp32_to_fp16(d);
-        for (int j = 0; j < QK8_0; j++) b[i].qs[j] = (int8_t)roundf(x[j] * id);
-    }
-}
-static void vec_dot_q8_0_ref(int n, float *s, const void *x, const void *y) {
-    const block_q8_0 *a = x, *b = y;
-    float acc = 0;
-    for (int i = 0; i < n / QK8_0; i++) {
-        int32_t sum = 0;
-        for (int j = 0; j < QK8_0; j++) sum += (int32_t)a[i].qs[j] * b[i].qs[j];
-        acc += r1_fp16_to_fp32(a[i].d) * r1_fp16_to_fp32(b[i].d) * (float)sum;
-    }
-    *s = acc;
-}
-
-/* ---- the table ------------------------------------------------------------------ */
-static r1_type_traits g_traits[R1_TYPE_COUNT_] = {
-    [R1_TYPE_F32] = {"f32", 1, 4, false, f32_to_float, f32_from_float, NULL, vec_dot_f32_ref, R1_TYPE_F32},
-    [R1_TYPE_F16] = {"f16", 1, 2, false, f16_to_float, f16_from_float, NULL, vec_dot_f16_ref, R1_TYPE_F32},
-    [R1_TYPE_BF16] = {"bf16", 1, 2, false, bf16_to_float, bf16_from_float, NULL, vec_dot_bf16_ref, R1_TYPE_F32},
-    [R1_TYPE_Q8_0] = {"q8_0", QK8_0, sizeof(block_q8_0), true, q8_0_to_float, q8_0_from_float, NULL,
-                      vec_dot_q8_0_ref, R1_TYPE_Q8_0},
-};
-
+/* ---- the tables -------------------------------------------------------------- */
+#define N_ISA 4
+static r1_type_traits g_tab[N_ISA][R1_TYPE_COUNT_];
+static bool g_isa_ok[N_ISA];
 static r1_isa g_isa = R1_ISA_SCALAR;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
+/* The Makefile compiles the src/simd AVX2/AVX-512 files only on x86-64 and NEON ones only on
+ * aarch64; the other architectures get empty installers (never called: cpu.c says no). */
+#if !defined(__x86_64__)
+void r1_quant_install_avx2(r1_type_traits *tab) { (void)tab; }
+void r1_quant_install_avx512(r1_type_traits *tab) { (void)tab; }
+#endif
+#if !defined(__aarch64__)
+void r1_quant_install_neon(r1_type_traits *tab) { (void)tab; }
+#endif
+
+static r1_isa isa_from_env(r1_isa best) {
+    const char *e = getenv("R1_ISA");
+    if (!e || !*e) return best;
+    r1_isa want;
+    if (!strcasecmp(e, "scalar")) want = R1_ISA_SCALAR;
+    else if (!strcasecmp(e, "avx2")) want = R1_ISA_AVX2;
+    else if (!strcasecmp(e, "avx512")) want = R1_ISA_AVX512;
+    else if (!strcasecmp(e, "neon")) want = R1_ISA_NEON;
+    else return best;                                 /* unknown name: ignore */
+    if (g_isa_ok[want]) return want;
+    /* Never higher than the CPU: an x86 level above the best becomes the best. */
+    if (want != R1_ISA_NEON && best != R1_ISA_NEON && want > best) return best;
+    return R1_ISA_SCALAR;
+}
+
 static void traits_init(void) {
-    /* SIMD kernels are installed here (cpuid); for now every kernel is the reference. */
-    for (int t = 0; t < R1_TYPE_COUNT_; t++)
-        if (g_traits[t].name && !g_traits[t].vec_dot) g_traits[t].vec_dot = g_traits[t].vec_dot_ref;
+    r1_type_traits *s = g_tab[R1_ISA_SCALAR];
+    s[R1_TYPE_F32] = (r1_type_traits){"f32", 1, 4, false, f32_to_float, f32_from_float, NULL,
+                                      vec_dot_f32_ref, R1_TYPE_F32, NULL};
+    s[R1_TYPE_F16] = (r1_type_traits){"f16", 1, 2, false, f16_to_float, f16_from_float, NULL,
+                                      vec_dot_f16_ref, R1_TYPE_F32, NULL};
+    s[R1_TYPE_BF16] = (r1_type_traits){"bf16", 1, 2, false, bf16_to_float, bf16_from_float, NULL,
+                                       vec_dot_bf16_ref, R1_TYPE_F32, NULL};
+    r1_quant_register_legacy(s);
+    r1_quant_register_k(s);
+    for (int t = 0; t < R1_TYPE_COUNT_; t++) {
+        if (!s[t].name) continue;
+        s[t].vec_dot = s[t].vec_dot_ref;
+        s[t].from_float_ref = s[t].from_float;
+    }
+    g_isa_ok[R1_ISA_SCALAR] = true;
+    r1_isa best = r1_cpu_best_isa();
+    if (best == R1_ISA_AVX2 || best == R1_ISA_AVX512) {
+        memcpy(g_tab[R1_ISA_AVX2], s, sizeof g_tab[0]);
+        r1_quant_install_avx2(g_tab[R1_ISA_AVX2]);
+        g_isa_ok[R1_ISA_AVX2] = true;
+    }
+    if (best == R1_ISA_AVX512) {
+        memcpy(g_tab[R1_ISA_AVX512], g_tab[R1_ISA_AVX2], sizeof g_tab[0]);
+        r1_quant_install_avx512(g_tab[R1_ISA_AVX512]);
+        g_isa_ok[R1_ISA_AVX512] = true;
+    }
+    if (best == R1_ISA_NEON) {
+        memcpy(g_tab[R1_ISA_NEON], s, sizeof g_tab[0]);
+        r1_quant_install_neon(g_tab[R1_ISA_NEON]);
+        g_isa_ok[R1_ISA_NEON] = true;
+    }
+    g_isa = isa_from_env(best);
 }
 
 const r1_type_traits *r1_type_get_traits(r1_type t) {
     pthread_once(&g_once, traits_init);
-    if ((unsigned)t >= R1_TYPE_COUNT_ || !g_traits[t].name) return NULL;
-    return &g_traits[t];
+    if ((unsigned)t >= R1_TYPE_COUNT_ || !g_tab[g_isa][t].name) return NULL;
+    return &g_tab[g_isa][t];
+}
+
+const r1_type_traits *r1_type_get_traits_isa(r1_type t, r1_isa isa) {
+    pthread_once(&g_once, traits_init);
+    if ((unsigned)isa >= N_ISA || !g_isa_ok[isa]) return NULL;
+    if ((unsigned)t >= R1_TYPE_COUNT_ || !g_tab[isa][t].name) return NULL;
+    return &g_tab[isa][t];
 }
 
 const char *r1_type_name(r1_type t) {

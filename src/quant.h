@@ -42,6 +42,8 @@ typedef struct r1_type_traits {
     r1_vec_dot_fn    vec_dot;      /* best kernel for this CPU (NULL: no dot support)    */
     r1_vec_dot_fn    vec_dot_ref;  /* scalar reference kernel                           */
     r1_type          vec_dot_type; /* type the activations are converted to             */
+    r1_from_float_fn from_float_ref; /* scalar reference quantizer; from_float above may be
+                                      * a SIMD version producing bit-identical blocks     */
 } r1_type_traits;
 
 /* Traits of a supported type, or NULL (unknown id or a type r1 cannot use).
@@ -56,6 +58,11 @@ size_t r1_row_size(r1_type t, int64_t n);
 typedef enum r1_isa { R1_ISA_SCALAR = 0, R1_ISA_AVX2 = 1, R1_ISA_AVX512 = 2, R1_ISA_NEON = 3 } r1_isa;
 r1_isa      r1_isa_active(void);
 const char *r1_isa_name(r1_isa isa);
+
+/* The traits as they would be with kernels of exactly `isa` (scalar, avx2, ...), for
+ * tests and benchmarks that compare ISA levels. NULL if this CPU cannot run isa (or the
+ * build lacks it) or t is unsupported. Unlike R1_ISA, this ignores the environment. */
+const r1_type_traits *r1_type_get_traits_isa(r1_type t, r1_isa isa);
 
 /* Half-precision helpers (IEEE binary16, round-to-nearest-even; bfloat16, RNE). */
 float    r1_fp16_to_fp32(uint16_t h);

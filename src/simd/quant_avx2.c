@@ -1,0 +1,273 @@
+/*
+ * quant_avx2.c — AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c; only
+ * installed when src/cpu.c found the CPU/OS support). Each kernel computes the same sum
+ * as its scalar reference in quant.c / quant_legacy.c / quant_k.c: integer parts are
+ * exact, float accumulation order differs (tests allow rounding). The activation
+ * quantizers (F32 -> Q8_0, Q8_K) are bit-identical to the references.
+ */
+#include "quant_impl.h"
+#include <immintrin.h>
+#include <math.h>
+
+static inline float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+static inline int hsum_i32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+/* 8 int32 partial sums of x·y for 32 signed bytes each (|x| <= 127 or y != -128). */
+static inline __m256i dot_i8(__m256i x, __m256i y) {
+    __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+    return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+/* 8 int32 partial sums of u·y for unsigned u (0..127 safe) and signed y. */
+static inline __m256i dot_u8i8(__m256i u, __m256i y) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, y), _mm256_set1_epi16(1));
+}
+static inline __m256i load_nibbles32(const uint8_t *qs) {   /* 16 bytes -> 32 nibbles (lo, hi) */
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    __m256i v = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
+    return _mm256_and_si256(v, _mm256_set1_epi8(0xF));
+}
+
+/* ---- F32 / F16 / BF16 × F32 ---------------------------------------------------------- */
+static void vec_dot_f32_avx2(int n, float *s, const void *vx, const void *vy) {
+    const float *x = vx, *y = vy;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; i++) sum += x[i] * y[i];
+    *s = sum;
+}
+static inline __m256 load_f16x8(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline __m256 load_bf16x8(const uint16_t *p) {
+    __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+#define HALF_DOT(name, load, conv)                                                           \
+    static void name(int n, float *s, const void *vx, const void *vy) {                     \
+        const uint16_t *x = vx;                                                              \
+        const float *y = vy;                                                                 \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                          \
+        int i = 0;                                                                           \
+        for (; i + 32 <= n; i += 32) {                                                       \
+            a0 = _mm256_fmadd_ps(load(x + i), _mm256_loadu_ps(y + i), a0);                   \
+            a1 = _mm256_fmadd_ps(load(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);           \
+            a2 = _mm256_fmadd_ps(load(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);         \
+            a3 = _mm256_fmadd_ps(load(x + i + 24), _mm256_loadu_ps(y + i + 24), a3);         \
+        }                                                                                    \
+        for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load(x + i), _mm256_loadu_ps(y + i), a0); \
+        float sum = hsum_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));    \
+        for (; i < n; i++) sum += conv(x[i]) * y[i];                                         \
+        *s = sum;                                                                            \
+    }
+HALF_DOT(vec_dot_f16_avx2, load_f16x8, r1_fp16_to_fp32)
+HALF_DOT(vec_dot_bf16_avx2, load_bf16x8, r1_bf16_to_fp32)
+
+/* ---- activation quantizers --------------------------------------------------------- */
+/* roundf (half away from zero) of integral-range floats, exactly: t = trunc(v), then
+ * step away from zero when |v - t| >= 0.5 (v - t is exact). */
+static inline __m256 roundf_ps(__m256 v) {
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 sgnmask = _mm256_set1_ps(-0.0f);
+    __m256 frac = _mm256_andnot_ps(sgnmask, _mm256_sub_ps(v, t));
+    __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sgnmask));
+    __m256 ge = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    return _mm256_add_ps(t, _mm256_and_ps(ge, one));
+}
+/* 32 integral floats in [-128, 127] (four vectors) -> 32 int8 in order. */
+static inline __m256i pack_i8(__m256 a, __m256 b, __m256 c, __m256 d) {
+    __m256i i16ab = _mm256_packs_epi32(_mm256_cvtps_epi32(a), _mm256_cvtps_epi32(b));
+    __m256i i16cd = _mm256_packs_epi32(_mm256_cvtps_epi32(c), _mm256_cvtps_epi32(d));
+    __m256i i8 = _mm256_packs_epi16(i16ab, i16cd);
+    return _mm256_permutevar8x32_epi32(i8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+static void q8_0_from_float_avx2(const float *x, void *dst, int64_t n) {
+    block_q8_0 *b = dst;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t i = 0; i < n / QK32; i++, x += QK32) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16),
+               v3 = _mm256_loadu_ps(x + 24);
+        __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v0, absmask), _mm256_and_ps(v1, absmask)),
+                                 _mm256_max_ps(_mm256_and_ps(v2, absmask), _mm256_and_ps(v3, absmask)));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        float amax = _mm_cvtss_f32(h);
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        b[i].d = r1_fp32_to_fp16(d);
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q = pack_i8(roundf_ps(_mm256_mul_ps(v0, vid)), roundf_ps(_mm256_mul_ps(v1, vid)),
+                            roundf_ps(_mm256_mul_ps(v2, vid)), roundf_ps(_mm256_mul_ps(v3, vid)));
+        _mm256_storeu_si256((__m256i *)b[i].qs, q);
+    }
+}
+static void q8_K_from_float_avx2(const float *x, void *dst, int64_t n) {
+    block_q8_K *b = dst;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8) m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + j), absmask));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        float amax = _mm_cvtss_f32(h);
+        if (!amax) { memset(&b[i], 0, sizeof b[i]); continue; }
+        float max = 0;
+        for (int j = 0; j < QK_K; j++)
+            if (fabsf(x[j]) == amax) { max = x[j]; break; }   /* first, as the reference */
+        float iscale = -127.f / max;
+        __m256 vs = _mm256_set1_ps(iscale), lim = _mm256_set1_ps(127.f);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256 r[4];
+            for (int k = 0; k < 4; k++)
+                r[k] = _mm256_min_ps(lim, _mm256_round_ps(_mm256_mul_ps(vs, _mm256_loadu_ps(x + j + 8 * k)),
+                                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+            __m256i q = pack_i8(r[0], r[1], r[2], r[3]);
+            _mm256_storeu_si256((__m256i *)(b[i].qs + j), q);
+            /* bsums of the two groups of 16 */
+            __m256i w = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+            __m128i lo = _mm256_castsi256_si128(w), hi = _mm256_extracti128_si256(w, 1);
+            lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4e)); lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xb1));
+            hi = _mm_add_epi32(hi, _mm_shuffle_epi32(hi, 0x4e)); hi = _mm_add_epi32(hi, _mm_shuffle_epi32(hi, 0xb1));
+            b[i].bsums[j / 16] = (int16_t)_mm_cvtsi128_si32(lo);
+            b[i].bsums[j / 16 + 1] = (int16_t)_mm_cvtsi128_si32(hi);
+        }
+        b[i].d = 1 / iscale;
+    }
+}
+
+/* ---- 32-element block types · Q8_0 / Q8_1 ----------------------------------------- */
+static void vec_dot_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q8_0 *x = vx, *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK32; i++) {
+        __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        __m256 d = _mm256_set1_ps(r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    *s = hsum_ps(acc);
+}
+static void vec_dot_q4_0_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_0 *x = vx;
+    const block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK32; i++) {
+        __m256i q = _mm256_sub_epi8(load_nibbles32(x[i].qs), _mm256_set1_epi8(8));
+        __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        __m256 d = _mm256_set1_ps(r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    *s = hsum_ps(acc);
+}
+static void vec_dot_q4_1_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_1 *x = vx;
+    const block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0;
+    for (int i = 0; i < n / QK32; i++) {
+        __m256i p = dot_u8i8(load_nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        __m256 d = _mm256_set1_ps(r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+        summ += r1_fp16_to_fp32(x[i].m) * r1_fp16_to_fp32(y[i].s);
+    }
+    *s = hsum_ps(acc) + summ;
+}
+static void vec_dot_iq4_nl_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_iq4_nl *x = vx;
+    const block_q8_0 *y = vy;
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)r1_kvalues_iq4nl));
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK32; i++) {
+        __m256i q = _mm256_shuffle_epi8(lut, load_nibbles32(x[i].qs));
+        __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        __m256 d = _mm256_set1_ps(r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    *s = hsum_ps(acc);
+}
+
+/* ---- k-quants · Q8_K ------------------------------------------------------------------ */
+/* Q4_K: per 64 elements, 32 bytes of nibbles (low = group 2p, high = group 2p+1). */
+static void vec_dot_q4_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        __m256i isum = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
+            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            __m256i plo = dot_u8i8(lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
+            __m256i phi = dot_u8i8(hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(plo, _mm256_set1_epi32(sc[2 * p])));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(phi, _mm256_set1_epi32(sc[2 * p + 1])));
+        }
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        acc += y[i].d * r1_fp16_to_fp32(x[i].d) * hsum_i32(isum) - y[i].d * r1_fp16_to_fp32(x[i].dmin) * summ;
+    }
+    *s = acc;
+}
+/* Q6_K: per 128 elements, ql[64] + qh[32] -> 4 vectors of 32 six-bit values (minus 32). */
+static void vec_dot_q6_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *q8 = y[i].qs, *sc = x[i].scales;
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, q8 += 128, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            for (int k = 0; k < 4; k++) {
+                /* (q-32)·y = q·y - 32·sum(y): unsigned q (0..63) with maddubs, bias via 32·y */
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
+                __m256i p16 = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], yv),
+                                               _mm256_maddubs_epi16(_mm256_set1_epi8(32), yv));
+                /* int16 pairs: elements 0..15 -> lanes 0..7 (scale sc[2k]), 16..31 (sc[2k+1]) */
+                __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p16, scv));
+            }
+        }
+        acc += r1_fp16_to_fp32(x[i].d) * y[i].d * hsum_i32(isum);
+    }
+    *s = acc;
+}
+
+void r1_quant_install_avx2(r1_type_traits *t) {
+    t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx2;
+    t[R1_TYPE_F16].vec_dot = vec_dot_f16_avx2;
+    t[R1_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
+    t[R1_TYPE_Q8_0].from_float = q8_0_from_float_avx2;
+    t[R1_TYPE_Q8_K].from_float = q8_K_from_float_avx2;
+    t[R1_TYPE_Q8_0].vec_dot = vec_dot_q8_0_avx2;
+    t[R1_TYPE_Q4_0].vec_dot = vec_dot_q4_0_avx2;
+    t[R1_TYPE_Q4_1].vec_dot = vec_dot_q4_1_avx2;
+    t[R1_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl_avx2;
+    t[R1_TYPE_Q4_K].vec_dot = vec_dot_q4_K_avx2;
+    t[R1_TYPE_Q6_K].vec_dot = vec_dot_q6_K_avx2;
+}

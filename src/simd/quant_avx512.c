@@ -1,0 +1,139 @@
+/*
+ * quant_avx512.c — AVX-512 (F/BW/VL/DQ + VNNI) kernels; installed over the AVX2 ones
+ * when src/cpu.c found AVX-512 with VNNI. Integer dots use _mm512_dpbusd_epi32
+ * (unsigned × signed bytes, no int16 saturation); signed × signed is done as
+ * |x| × sign(y, x).
+ */
+#include "quant_impl.h"
+#include <immintrin.h>
+
+static inline __m512 load_f16x16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+static inline __m512 load_bf16x16(const uint16_t *p) {
+    __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+
+#define DOT512(name, T, load, conv)                                                          \
+    static void name(int n, float *s, const void *vx, const void *vy) {                     \
+        const T *x = vx;                                                                     \
+        const float *y = vy;                                                                 \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                          \
+        int i = 0;                                                                           \
+        for (; i + 64 <= n; i += 64) {                                                       \
+            a0 = _mm512_fmadd_ps(load(x + i), _mm512_loadu_ps(y + i), a0);                   \
+            a1 = _mm512_fmadd_ps(load(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);         \
+            a2 = _mm512_fmadd_ps(load(x + i + 32), _mm512_loadu_ps(y + i + 32), a2);         \
+            a3 = _mm512_fmadd_ps(load(x + i + 48), _mm512_loadu_ps(y + i + 48), a3);         \
+        }                                                                                    \
+        for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(load(x + i), _mm512_loadu_ps(y + i), a0); \
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3))); \
+        for (; i < n; i++) sum += conv(x[i]) * y[i];                                         \
+        *s = sum;                                                                            \
+    }
+#define F32_ID(v) (v)
+#define LOADF32(p) _mm512_loadu_ps(p)
+DOT512(vec_dot_f32_avx512, float, LOADF32, F32_ID)
+DOT512(vec_dot_f16_avx512, uint16_t, load_f16x16, r1_fp16_to_fp32)
+DOT512(vec_dot_bf16_avx512, uint16_t, load_bf16x16, r1_bf16_to_fp32)
+
+/* Two 32-byte rows a0|a1 and b0|b1 as one 512-bit register. */
+static inline __m512i load2x32(const void *p0, const void *p1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
+                              _mm256_loadu_si256((const __m256i *)p1), 1);
+}
+/* 16 int32 sums of signed x · signed y (4 bytes each). */
+static inline __m512i dot_i8_512(__m512i x, __m512i y) {
+    __m512i ax = _mm512_abs_epi8(x);
+    __mmask64 neg = _mm512_movepi8_mask(x);
+    __m512i sy = _mm512_mask_sub_epi8(y, neg, _mm512_setzero_si512(), y);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), ax, sy);
+}
+static inline __m512 scale2(float a, float b) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
+}
+static inline __m256i nibbles32(const uint8_t *qs) {
+    __m128i b = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(b, 4), b), _mm256_set1_epi8(0xF));
+}
+static inline __m512i nibbles2x32(const uint8_t *q0, const uint8_t *q1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(nibbles32(q0)), nibbles32(q1), 1);
+}
+
+static void vec_dot_q8_0_avx512(int n, float *s, const void *vx, const void *vy) {
+    const block_q8_0 *x = vx, *y = vy;
+    const int nb = n / QK32;
+    __m512 acc = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        __m512i p = dot_i8_512(load2x32(x[i].qs, x[i + 1].qs), load2x32(y[i].qs, y[i + 1].qs));
+        __m512 d = scale2(r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d),
+                          r1_fp16_to_fp32(x[i + 1].d) * r1_fp16_to_fp32(y[i + 1].d));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(p), acc);
+    }
+    float sum = _mm512_reduce_add_ps(acc);
+    for (; i < nb; i++) {
+        int t = 0;
+        for (int j = 0; j < QK32; j++) t += x[i].qs[j] * y[i].qs[j];
+        sum += (float)t * (r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d));
+    }
+    *s = sum;
+}
+static void vec_dot_q4_0_avx512(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const int nb = n / QK32;
+    __m512 acc = _mm512_setzero_ps();
+    int i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        /* (q-8)·y = q·y - 8·sum(y): unsigned q with dpbusd, the bias with a second dpbusd */
+        __m512i yv = load2x32(y[i].qs, y[i + 1].qs);
+        __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles2x32(x[i].qs, x[i + 1].qs), yv);
+        __m512i b = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(8), yv);
+        __m512 d = scale2(r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d),
+                          r1_fp16_to_fp32(x[i + 1].d) * r1_fp16_to_fp32(y[i + 1].d));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_sub_epi32(p, b)), acc);
+    }
+    float sum = _mm512_reduce_add_ps(acc);
+    for (; i < nb; i++) {
+        int t = 0;
+        for (int j = 0; j < 16; j++)
+            t += ((x[i].qs[j] & 0xF) - 8) * y[i].qs[j] + ((x[i].qs[j] >> 4) - 8) * y[i].qs[j + 16];
+        sum += (float)t * (r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d));
+    }
+    *s = sum;
+}
+/* Q4_K: a block's 256 nibbles as 4 registers of 64 values (groups 2p, 2p+1). */
+static void vec_dot_q4_K_avx512(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        __m512i isum = _mm512_setzero_si512();
+        for (int p = 0; p < 4; p++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
+            __m512i qq = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
+            qq = _mm512_and_si512(qq, m4);
+            __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qq,
+                                            _mm512_loadu_si512((const void *)(y[i].qs + 64 * p)));
+            __m512i scv = _mm512_inserti64x4(_mm512_set1_epi32(sc[2 * p]), _mm256_set1_epi32(sc[2 * p + 1]), 1);
+            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(d, scv));
+        }
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        acc += y[i].d * r1_fp16_to_fp32(x[i].d) * _mm512_reduce_add_epi32(isum) -
+               y[i].d * r1_fp16_to_fp32(x[i].dmin) * summ;
+    }
+    *s = acc;
+}
+
+void r1_quant_install_avx512(r1_type_traits *t) {
+    t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx512;
+    t[R1_TYPE_F16].vec_dot = vec_dot_f16_avx512;
+    t[R1_TYPE_BF16].vec_dot = vec_dot_bf16_avx512;
+    t[R1_TYPE_Q8_0].vec_dot = vec_dot_q8_0_avx512;
+    t[R1_TYPE_Q4_0].vec_dot = vec_dot_q4_0_avx512;
+    t[R1_TYPE_Q4_K].vec_dot = vec_dot_q4_K_avx512;
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# quant_oracle.sh BUILD — r1's quantized formats vs llama.cpp's ggml (bit-exact
+# dequantization both ways, quantizer RMSE within 1%, activation quantizers identical).
+# Builds tests/oracle/quant_oracle.c against $BUILD/libr1.a and the prebuilt libggml-base.so.
+set -euo pipefail
+build=${1:-build}
+cd "$(dirname "$0")/../.."
+make -s BUILD="$build" "$build/libr1.a" >/dev/null
+libdir=$(bash tests/oracle/setup.sh | tail -1)/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
+[ -f "$libdir/libggml-base.so" ] || { echo "quant_oracle: libggml-base.so not found in $libdir"; exit 1; }
+mkdir -p "$build/oracle"
+${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc -I.oracle/llama-include tests/oracle/quant_oracle.c \
+  "$build/libr1.a" -L"$libdir" -lggml-base -Wl,-rpath,"$libdir" -lm -pthread -o "$build/oracle/quant_oracle"
+"$build/oracle/quant_oracle"
