@@ -1,0 +1,390 @@
+/*
+ * mla.c — Multi-head Latent Attention: config/weights from GGUF, RoPE + YaRN, and the
+ * absorbed and expanded attention forms over the latent cache (definitions in mla.h).
+ */
+#include "mla.h"
+#include <math.h>
+
+/* ---- config ------------------------------------------------------------------------ */
+r1_status r1_mla_init(r1_mla *m, const r1_mla_config *c, const char *file, r1_error *err) {
+    if (c->n_embd <= 0 || c->n_head <= 0 || c->kv_lora_rank <= 0 || c->qk_nope <= 0 ||
+        c->v_head <= 0 || c->q_lora_rank < 0)
+        return r1_set_error(err, R1_ERR_FORMAT,
+                            "%s: invalid MLA sizes (n_embd %d, heads %d, q_lora_rank %d, kv_lora_rank %d, "
+                            "qk_nope %d, v_head %d)", file, c->n_embd, c->n_head, c->q_lora_rank,
+                            c->kv_lora_rank, c->qk_nope, c->v_head);
+    if (c->qk_rope <= 0 || c->qk_rope % 2 || c->qk_rope > R1_MLA_MAX_ROPE)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: rope dimension %d must be even and in 2..%d", file,
+                            c->qk_rope, R1_MLA_MAX_ROPE);
+    if (!(c->freq_base > 0) || !(c->rms_eps > 0))
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: rope freq_base %g / rms epsilon %g must be positive", file,
+                            (double)c->freq_base, (double)c->rms_eps);
+    if (c->yarn && (!(c->yarn_factor > 0) || c->yarn_orig_ctx <= 0 || !(c->yarn_beta_fast > 0) ||
+                    !(c->yarn_beta_slow > 0)))
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: invalid YaRN parameters (factor %g, original context %d)",
+                            file, (double)c->yarn_factor, c->yarn_orig_ctx);
+    m->c = *c;
+    const int dr = c->qk_rope;
+    const double base = c->freq_base;
+    double low = 0, high = 0;
+    if (c->yarn) {
+        const double two_pi = 6.283185307179586;
+        low = floor(dr * log(c->yarn_orig_ctx / (c->yarn_beta_fast * two_pi)) / (2 * log(base)));
+        high = ceil(dr * log(c->yarn_orig_ctx / (c->yarn_beta_slow * two_pi)) / (2 * log(base)));
+        if (low < 0) low = 0;
+        if (high > dr - 1) high = dr - 1;
+        if (high == low) high += 0.001;
+    }
+    for (int i = 0; i < dr / 2; i++) {
+        double f = pow(base, -2.0 * i / dr);
+        if (c->yarn) {
+            double ramp = (i - low) / (high - low);
+            ramp = ramp < 0 ? 0 : ramp > 1 ? 1 : ramp;
+            f = f / c->yarn_factor * ramp + f * (1 - ramp);
+        }
+        m->freq[i] = f;
+    }
+    double mscale = c->yarn ? 1.0 + (double)c->yarn_log_mul * log((double)c->yarn_factor) : 1.0;
+    m->kq_scale = (float)(mscale * mscale / sqrt((double)(c->qk_nope + c->qk_rope)));
+    return R1_OK;
+}
+
+static bool get_int(const gguf_file *f, const char *arch, const char *suffix, int *out) {
+    char key[160];
+    int64_t v;
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    if (!gguf_get_i64(f, key, &v) || v < INT32_MIN || v > INT32_MAX) return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool get_float(const gguf_file *f, const char *arch, const char *suffix, float *out) {
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return gguf_get_f32(f, key, out);
+}
+
+r1_status r1_mla_config_from_gguf(const gguf_file *f, const char *arch, const char *file,
+                                  r1_mla_config *c, r1_error *err) {
+    memset(c, 0, sizeof *c);
+    static const char *const required[] = {"embedding_length", "attention.head_count",
+                                           "attention.kv_lora_rank", "rope.dimension_count"};
+    int *dst[] = {&c->n_embd, &c->n_head, &c->kv_lora_rank, &c->qk_rope};
+    for (size_t i = 0; i < R1_ARRAY_LEN(required); i++)
+        if (!get_int(f, arch, required[i], dst[i]))
+            return r1_set_error(err, R1_ERR_FORMAT, "%s: missing or invalid metadata %s.%s", file, arch,
+                                required[i]);
+    get_int(f, arch, "attention.q_lora_rank", &c->q_lora_rank);
+    int klen = 0, vlen = 0;
+    if (!get_int(f, arch, "attention.key_length_mla", &klen) && !get_int(f, arch, "attention.key_length", &klen))
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: missing metadata %s.attention.key_length", file, arch);
+    if (!get_int(f, arch, "attention.value_length_mla", &vlen) &&
+        !get_int(f, arch, "attention.value_length", &vlen))
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: missing metadata %s.attention.value_length", file, arch);
+    c->qk_nope = klen - c->qk_rope;
+    c->v_head = vlen;
+    c->rms_eps = 1e-6f;
+    get_float(f, arch, "attention.layer_norm_rms_epsilon", &c->rms_eps);
+    c->freq_base = 10000.0f;
+    get_float(f, arch, "rope.freq_base", &c->freq_base);
+
+    char key[160];
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    char *type = gguf_get_str_dup(f, key);
+    float factor = 0;
+    get_float(f, arch, "rope.scaling.factor", &factor);
+    if (type && strcmp(type, "yarn") == 0 && factor > 1.0f) {
+        c->yarn = true;
+        c->yarn_factor = factor;
+        c->yarn_beta_fast = 32.0f;
+        c->yarn_beta_slow = 1.0f;
+        get_float(f, arch, "rope.scaling.yarn_beta_fast", &c->yarn_beta_fast);
+        get_float(f, arch, "rope.scaling.yarn_beta_slow", &c->yarn_beta_slow);
+        get_float(f, arch, "rope.scaling.yarn_log_multiplier", &c->yarn_log_mul);
+        if (!get_int(f, arch, "rope.scaling.original_context_length", &c->yarn_orig_ctx)) {
+            free(type);
+            return r1_set_error(err, R1_ERR_FORMAT, "%s: YaRN without %s.rope.scaling.original_context_length",
+                                file, arch);
+        }
+    } else if (type && strcmp(type, "none") != 0 && strcmp(type, "yarn") != 0) {
+        r1_status st = r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: rope scaling type '%s' unsupported for %s",
+                                    file, type, arch);
+        free(type);
+        return st;
+    }
+    free(type);
+    if (c->qk_nope <= 0)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: key length %d is not larger than the rope dimension %d",
+                            file, klen, c->qk_rope);
+    return R1_OK;
+}
+
+/* ---- weights ------------------------------------------------------------------------ */
+/* Finds blk.<il>.<name>.weight, checks ne == {ne0, ne1, ne2} and makes it an r1_wmat of
+ * ne1*ne2 rows. Missing: R1_ERR_FORMAT unless optional (then *found = false). */
+static r1_status bind(const gguf_file *f, const char *file, int il, const char *name, int64_t ne0,
+                      int64_t ne1, int64_t ne2, bool optional, bool *found, r1_wmat *w, r1_error *err) {
+    char tn[96];
+    snprintf(tn, sizeof tn, "blk.%d.%s.weight", il, name);
+    const gguf_tensor *t = gguf_find_tensor(f, tn);
+    if (found) *found = t != NULL;
+    if (!t) {
+        if (optional) return R1_OK;
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: missing tensor %s", file, tn);
+    }
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != ne2 || t->ne[3] != 1)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: tensor %s has shape [%lld, %lld, %lld], expected [%lld, %lld, %lld]",
+                            file, tn, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                            (long long)ne0, (long long)ne1, (long long)ne2);
+    char what[160];
+    snprintf(what, sizeof what, "%s: %s", file, tn);
+    return r1_wmat_init(w, t->type, t->data, ne0, ne1 * ne2, what, err);
+}
+
+/* A 1-D F32 norm weight of n elements. */
+static r1_status bind_norm(const gguf_file *f, const char *file, int il, const char *name, int64_t n,
+                           const float **out, r1_error *err) {
+    r1_wmat w;
+    r1_status st = bind(f, file, il, name, n, 1, 1, false, NULL, &w, err);
+    if (st) return st;
+    if (w.type != R1_TYPE_F32)
+        return r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: norm blk.%d.%s.weight must be f32, not %s", file, il,
+                            name, r1_type_name(w.type));
+    *out = w.data;
+    return R1_OK;
+}
+
+r1_status r1_mla_weights_from_gguf(const gguf_file *f, int il, const r1_mla_config *c,
+                                   const char *file, r1_mla_weights *w, r1_error *err) {
+    memset(w, 0, sizeof *w);
+    const int64_t E = c->n_embd, H = c->n_head, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head;
+    const int64_t R = c->kv_lora_rank, Q = c->q_lora_rank;
+    r1_status st;
+    if (Q == 0) {
+        if ((st = bind(f, file, il, "attn_q", E, H * (Dn + Dr), 1, false, NULL, &w->wq, err))) return st;
+    } else {
+        if ((st = bind(f, file, il, "attn_q_a", E, Q, 1, false, NULL, &w->wq_a, err))) return st;
+        if ((st = bind_norm(f, file, il, "attn_q_a_norm", Q, &w->q_a_norm, err))) return st;
+        if ((st = bind(f, file, il, "attn_q_b", Q, H * (Dn + Dr), 1, false, NULL, &w->wq_b, err))) return st;
+    }
+    if ((st = bind(f, file, il, "attn_kv_a_mqa", E, R + Dr, 1, false, NULL, &w->wkv_a, err))) return st;
+    if ((st = bind_norm(f, file, il, "attn_kv_a_norm", R, &w->kv_a_norm, err))) return st;
+    bool has_kv_b, has_k_b, has_v_b;
+    if ((st = bind(f, file, il, "attn_kv_b", R, H * (Dn + Dv), 1, true, &has_kv_b, &w->wkv_b, err))) return st;
+    if ((st = bind(f, file, il, "attn_k_b", Dn, R, H, true, &has_k_b, &w->wk_b, err))) return st;
+    if ((st = bind(f, file, il, "attn_v_b", R, Dv, H, true, &has_v_b, &w->wv_b, err))) return st;
+    if (has_k_b && has_v_b) w->layout = R1_MLA_LAYOUT_SPLIT;   /* preferred: no transpose needed for decode */
+    else if (has_kv_b) w->layout = R1_MLA_LAYOUT_KV_B;
+    else
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: missing tensor blk.%d.attn_kv_b.weight (or the pair "
+                            "blk.%d.attn_k_b.weight + blk.%d.attn_v_b.weight)", file, il, il, il);
+    return bind(f, file, il, "attn_output", H * Dv, E, 1, false, NULL, &w->wo, err);
+}
+
+size_t r1_mla_cache_row_bytes(const r1_mla_config *c, r1_type t) {
+    return r1_row_size(t, (int64_t)c->kv_lora_rank + c->qk_rope);
+}
+
+/* ---- small kernels ---------------------------------------------------------------------- */
+static void rms_norm(float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float s = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) x[i] = x[i] * s * w[i];
+}
+
+void r1_mla_rope(const r1_mla *m, float *x, int pos) {
+    for (int i = 0; i < m->c.qk_rope / 2; i++) {
+        double th = pos * m->freq[i], cs = cos(th), sn = sin(th);
+        float a = x[2 * i], b = x[2 * i + 1];
+        x[2 * i] = (float)(a * cs - b * sn);
+        x[2 * i + 1] = (float)(a * sn + b * cs);
+    }
+}
+
+/* In-place softmax of n scores (max subtracted, sum in double). */
+static void softmax(float *s, int n) {
+    float mx = s[0];
+    for (int i = 1; i < n; i++) mx = fmaxf(mx, s[i]);
+    double sum = 0;
+    for (int i = 0; i < n; i++) sum += (s[i] = expf(s[i] - mx));
+    float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) s[i] *= inv;
+}
+
+static inline float dot_f32(const float *a, const float *b, int n) {
+    float s;
+    r1_type_get_traits(R1_TYPE_F32)->vec_dot(n, &s, a, b);
+    return s;
+}
+
+/* W_uk of head h. dot orientation (split layout): R rows of Dn → q_lat = mul(W, q_nope);
+ * transposed orientation (kv_b layout): Dn rows of R → q_lat = mul_t(W, q_nope). */
+static r1_wmat head_uk(const r1_mla_weights *w, const r1_mla_config *c, int h) {
+    if (w->layout == R1_MLA_LAYOUT_SPLIT) return r1_wmat_rows(&w->wk_b, (int64_t)h * c->kv_lora_rank, c->kv_lora_rank);
+    return r1_wmat_rows(&w->wkv_b, (int64_t)h * (c->qk_nope + c->v_head), c->qk_nope);
+}
+
+/* W_uv of head h: Dv rows of R in both layouts. */
+static r1_wmat head_uv(const r1_mla_weights *w, const r1_mla_config *c, int h) {
+    if (w->layout == R1_MLA_LAYOUT_SPLIT) return r1_wmat_rows(&w->wv_b, (int64_t)h * c->v_head, c->v_head);
+    return r1_wmat_rows(&w->wkv_b, (int64_t)h * (c->qk_nope + c->v_head) + c->qk_nope, c->v_head);
+}
+
+/* Cache row j as floats: the row itself (F32) or converted into tmp. */
+static const float *cache_row(const r1_mla_cache *cache, size_t rb, int W, int j, float *tmp) {
+    const char *row = (const char *)cache->data + (size_t)j * rb;
+    if (cache->type == R1_TYPE_F32) return (const float *)row;
+    r1_type_get_traits(cache->type)->to_float(row, tmp, W);
+    return tmp;
+}
+
+/* ---- attention forms ----------------------------------------------------------------------- */
+/* Absorbed: q (n_tok × H(Dn+Dr), roped) → vout (n_tok × H·Dv). */
+static r1_status attend_absorbed(const r1_mla *m, const r1_mla_weights *w, const r1_mla_cache *cache,
+                                 const float *q, int n_tok, int pos0, float *vout, r1_error *err) {
+    const r1_mla_config *c = &m->c;
+    const int H = c->n_head, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head, R = c->kv_lora_rank;
+    const int W = R + Dr, Dq = Dn + Dr, L = pos0 + n_tok;
+    const size_t rb = r1_mla_cache_row_bytes(c, cache->type);
+    const r1_type_traits *ct = r1_type_get_traits(cache->type);
+    float *qabs = malloc(sizeof(float) * ((size_t)n_tok * H * W + (size_t)n_tok * H * R + (size_t)H * L + W));
+    if (!qabs) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (absorbed, %d tokens)", n_tok);
+    float *olat = qabs + (size_t)n_tok * H * W;   /* [n_tok][H][R] */
+    float *sc = olat + (size_t)n_tok * H * R;     /* [H][L]        */
+    float *tmp = sc + (size_t)H * L;              /* [W]           */
+    r1_status st = R1_OK;
+    /* q_lat = W_uk[h]^T q_nope[h]; qabs[t][h] = [q_lat | q_rope] */
+    for (int h = 0; h < H && !st; h++) {
+        r1_wmat uk = head_uk(w, c, h);
+        if (w->layout == R1_MLA_LAYOUT_SPLIT)
+            st = r1_wmat_mul(&uk, n_tok, q + (size_t)h * Dq, (size_t)H * Dq, qabs + (size_t)h * W, (size_t)H * W, err);
+        else
+            st = r1_wmat_mul_t(&uk, n_tok, q + (size_t)h * Dq, (size_t)H * Dq, qabs + (size_t)h * W, (size_t)H * W, err);
+        for (int t = 0; t < n_tok; t++)
+            memcpy(qabs + ((size_t)t * H + h) * W + R, q + ((size_t)t * H + h) * Dq + Dn, sizeof(float) * Dr);
+    }
+    for (int t = 0; t < n_tok && !st; t++) {
+        const int n = pos0 + t + 1;   /* keys 0..pos */
+        const float *qt = qabs + (size_t)t * H * W;
+        for (int j = 0; j < n; j++) {   /* each cache row read once for all heads */
+            const char *row = (const char *)cache->data + (size_t)j * rb;
+            for (int h = 0; h < H; h++) {
+                float s;
+                ct->vec_dot(W, &s, row, qt + (size_t)h * W);
+                sc[(size_t)h * L + j] = s * m->kq_scale;
+            }
+        }
+        for (int h = 0; h < H; h++) softmax(sc + (size_t)h * L, n);
+        float *ot = olat + (size_t)t * H * R;
+        memset(ot, 0, sizeof(float) * (size_t)H * R);
+        for (int j = 0; j < n; j++) {
+            const float *cj = cache_row(cache, rb, W, j, tmp);
+            for (int h = 0; h < H; h++) {
+                const float p = sc[(size_t)h * L + j];
+                float *o = ot + (size_t)h * R;
+                for (int r = 0; r < R; r++) o[r] += p * cj[r];
+            }
+        }
+    }
+    for (int h = 0; h < H && !st; h++) {   /* v_out[h] = W_uv[h] o_lat[h] */
+        r1_wmat uv = head_uv(w, c, h);
+        st = r1_wmat_mul(&uv, n_tok, olat + (size_t)h * R, (size_t)H * R, vout + (size_t)h * Dv, (size_t)H * Dv, err);
+    }
+    free(qabs);
+    return st;
+}
+
+/* Expanded: per head, k_nope and v for all L cached tokens, then ordinary attention. */
+static r1_status attend_expanded(const r1_mla *m, const r1_mla_weights *w, const r1_mla_cache *cache,
+                                 const float *q, int n_tok, int pos0, float *vout, r1_error *err) {
+    const r1_mla_config *c = &m->c;
+    const int H = c->n_head, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head, R = c->kv_lora_rank;
+    const int W = R + Dr, Dq = Dn + Dr, L = pos0 + n_tok;
+    const size_t rb = r1_mla_cache_row_bytes(c, cache->type);
+    float *cf = malloc(sizeof(float) * ((size_t)L * W + (size_t)L * Dn + (size_t)L * Dv + L));
+    if (!cf) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (expanded, %d keys)", L);
+    float *kn = cf + (size_t)L * W, *v = kn + (size_t)L * Dn, *sc = v + (size_t)L * Dv;
+    for (int j = 0; j < L; j++) {
+        const float *row = cache_row(cache, rb, W, j, cf + (size_t)j * W);
+        if (row != cf + (size_t)j * W) memcpy(cf + (size_t)j * W, row, sizeof(float) * W);
+    }
+    r1_status st = R1_OK;
+    for (int h = 0; h < H && !st; h++) {
+        r1_wmat uk = head_uk(w, c, h), uv = head_uv(w, c, h);
+        if (w->layout == R1_MLA_LAYOUT_SPLIT) st = r1_wmat_mul_t(&uk, L, cf, W, kn, Dn, err);
+        else st = r1_wmat_mul(&uk, L, cf, W, kn, Dn, err);
+        if (!st) st = r1_wmat_mul(&uv, L, cf, W, v, Dv, err);
+        for (int t = 0; t < n_tok && !st; t++) {
+            const int n = pos0 + t + 1;
+            const float *qh = q + ((size_t)t * H + h) * Dq;
+            for (int j = 0; j < n; j++)
+                sc[j] = (dot_f32(qh, kn + (size_t)j * Dn, Dn) + dot_f32(qh + Dn, cf + (size_t)j * W + R, Dr)) *
+                        m->kq_scale;
+            softmax(sc, n);
+            float *o = vout + ((size_t)t * H + h) * Dv;
+            memset(o, 0, sizeof(float) * Dv);
+            for (int j = 0; j < n; j++)
+                for (int d = 0; d < Dv; d++) o[d] += sc[j] * v[(size_t)j * Dv + d];
+        }
+    }
+    free(cf);
+    return st;
+}
+
+/* Multiply-adds of the two forms, to pick one in R1_MLA_AUTO. */
+static bool expanded_is_cheaper(const r1_mla_config *c, int n_tok, int pos0) {
+    const double H = c->n_head, R = c->kv_lora_rank, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head;
+    const double L = pos0 + n_tok, pairs = (double)n_tok * (pos0 + (n_tok + 1) / 2.0);
+    double absorbed = n_tok * H * R * (Dn + Dv) + pairs * H * (2 * R + Dr);
+    double expanded = L * H * R * (Dn + Dv) + pairs * H * (Dn + Dr + Dv);
+    return expanded < absorbed;
+}
+
+r1_status r1_mla_forward(const r1_mla *m, const r1_mla_weights *w, r1_mla_cache *cache,
+                         const float *x, int n_tok, int pos0, float *out, r1_mla_mode mode,
+                         r1_error *err) {
+    const r1_mla_config *c = &m->c;
+    const int H = c->n_head, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head, R = c->kv_lora_rank;
+    const int E = c->n_embd, Q = c->q_lora_rank, W = R + Dr, Dq = Dn + Dr;
+    if (n_tok <= 0) return R1_OK;
+    if (pos0 < 0 || pos0 + n_tok > cache->n_ctx)
+        return r1_set_error(err, R1_ERR_CONTEXT_FULL, "mla: positions %d..%d do not fit a cache of %d", pos0,
+                            pos0 + n_tok - 1, cache->n_ctx);
+    if (cache->type != R1_TYPE_F32 && cache->type != R1_TYPE_F16)
+        return r1_set_error(err, R1_ERR_UNSUPPORTED, "mla: cache type %s (f32 or f16 only)", r1_type_name(cache->type));
+    float *q = malloc(sizeof(float) * ((size_t)n_tok * H * Dq + (size_t)n_tok * (Q > 0 ? Q : 0) +
+                                       (size_t)n_tok * W + (size_t)n_tok * H * Dv));
+    if (!q) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (%d tokens)", n_tok);
+    float *qa = q + (size_t)n_tok * H * Dq;        /* [n_tok][Q]      */
+    float *kv = qa + (size_t)n_tok * (Q > 0 ? Q : 0);  /* [n_tok][R+Dr] */
+    float *vout = kv + (size_t)n_tok * W;          /* [n_tok][H*Dv]   */
+    r1_status st;
+    /* queries */
+    if (Q == 0) {
+        st = r1_wmat_mul(&w->wq, n_tok, x, E, q, (size_t)H * Dq, err);
+    } else {
+        st = r1_wmat_mul(&w->wq_a, n_tok, x, E, qa, Q, err);
+        for (int t = 0; t < n_tok && !st; t++) rms_norm(qa + (size_t)t * Q, w->q_a_norm, Q, c->rms_eps);
+        if (!st) st = r1_wmat_mul(&w->wq_b, n_tok, qa, Q, q, (size_t)H * Dq, err);
+    }
+    /* latent rows → cache */
+    if (!st) st = r1_wmat_mul(&w->wkv_a, n_tok, x, E, kv, W, err);
+    if (st) goto done;
+    const size_t rb = r1_mla_cache_row_bytes(c, cache->type);
+    const r1_type_traits *ct = r1_type_get_traits(cache->type);
+    for (int t = 0; t < n_tok; t++) {
+        float *kt = kv + (size_t)t * W;
+        rms_norm(kt, w->kv_a_norm, R, c->rms_eps);
+        r1_mla_rope(m, kt + R, pos0 + t);
+        ct->from_float(kt, (char *)cache->data + (size_t)(pos0 + t) * rb, W);
+        for (int h = 0; h < H; h++) r1_mla_rope(m, q + ((size_t)t * H + h) * Dq + Dn, pos0 + t);
+    }
+    if (mode == R1_MLA_AUTO) mode = expanded_is_cheaper(c, n_tok, pos0) ? R1_MLA_EXPANDED : R1_MLA_ABSORBED;
+    st = mode == R1_MLA_EXPANDED ? attend_expanded(m, w, cache, q, n_tok, pos0, vout, err)
+                                 : attend_absorbed(m, w, cache, q, n_tok, pos0, vout, err);
+    if (!st) st = r1_wmat_mul(&w->wo, n_tok, vout, (size_t)H * Dv, out, E, err);
+done:
+    free(q);
+    return st;
+}
