@@ -1,0 +1,188 @@
+/*
+ * quant_neon.c — AArch64 NEON kernels (compiled with -march=armv8.2-a+dotprod+fp16;
+ * installed only when the hwcaps report dot product and half precision). Integer dots
+ * use vdotq_s32 (4 int8 products summed into each int32 lane). The Q8_0 / Q8_K
+ * activation quantizers are bit-identical to the references: vrndaq_f32 rounds half away
+ * from zero like roundf, vrndnq_f32 ties to even like ggml's nearest_int.
+ */
+#include "quant_impl.h"
+#include <arm_neon.h>
+#include <math.h>
+
+/* ---- F32 / F16 / BF16 × F32 ---------------------------------------------------------- */
+static inline float32x4_t ld_f32(const float *p) { return vld1q_f32(p); }
+static inline float32x4_t ld_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+static inline float32x4_t ld_bf16(const uint16_t *p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+static inline float id_f32(float v) { return v; }
+#define NEON_DOT(name, T, load, conv)                                                        \
+    static void name(int n, float *s, const void *vx, const void *vy) {                     \
+        const T *x = vx;                                                                     \
+        const float *y = vy;                                                                 \
+        float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;                          \
+        int i = 0;                                                                           \
+        for (; i + 16 <= n; i += 16) {                                                       \
+            a0 = vfmaq_f32(a0, load(x + i), vld1q_f32(y + i));                               \
+            a1 = vfmaq_f32(a1, load(x + i + 4), vld1q_f32(y + i + 4));                       \
+            a2 = vfmaq_f32(a2, load(x + i + 8), vld1q_f32(y + i + 8));                       \
+            a3 = vfmaq_f32(a3, load(x + i + 12), vld1q_f32(y + i + 12));                     \
+        }                                                                                    \
+        for (; i + 4 <= n; i += 4) a0 = vfmaq_f32(a0, load(x + i), vld1q_f32(y + i));       \
+        float sum = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));             \
+        for (; i < n; i++) sum += conv(x[i]) * y[i];                                         \
+        *s = sum;                                                                            \
+    }
+NEON_DOT(vec_dot_f32_neon, float, ld_f32, id_f32)
+NEON_DOT(vec_dot_f16_neon, uint16_t, ld_f16, r1_fp16_to_fp32)
+NEON_DOT(vec_dot_bf16_neon, uint16_t, ld_bf16, r1_bf16_to_fp32)
+
+/* ---- activation quantizers ------------------------------------------------------------ */
+/* 16 integral floats -> 16 int8 (values within int8 range). */
+static inline int8x16_t narrow16(float32x4_t a, float32x4_t b, float32x4_t c, float32x4_t d) {
+    int16x8_t ab = vcombine_s16(vmovn_s32(vcvtq_s32_f32(a)), vmovn_s32(vcvtq_s32_f32(b)));
+    int16x8_t cd = vcombine_s16(vmovn_s32(vcvtq_s32_f32(c)), vmovn_s32(vcvtq_s32_f32(d)));
+    return vcombine_s8(vmovn_s16(ab), vmovn_s16(cd));
+}
+static void q8_0_from_float_neon(const float *x, void *dst, int64_t n) {
+    block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / QK32; i++, x += QK32) {
+        float32x4_t v[8], m = vdupq_n_f32(0);
+        for (int k = 0; k < 8; k++) { v[k] = vld1q_f32(x + 4 * k); m = vmaxq_f32(m, vabsq_f32(v[k])); }
+        float amax = vmaxvq_f32(m);
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        b[i].d = r1_fp32_to_fp16(d);
+        for (int k = 0; k < 8; k++) v[k] = vrndaq_f32(vmulq_n_f32(v[k], id));
+        vst1q_s8(b[i].qs, narrow16(v[0], v[1], v[2], v[3]));
+        vst1q_s8(b[i].qs + 16, narrow16(v[4], v[5], v[6], v[7]));
+    }
+}
+static void q8_K_from_float_neon(const float *x, void *dst, int64_t n) {
+    block_q8_K *b = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        float32x4_t m = vdupq_n_f32(0);
+        for (int j = 0; j < QK_K; j += 4) m = vmaxq_f32(m, vabsq_f32(vld1q_f32(x + j)));
+        float amax = vmaxvq_f32(m);
+        if (!amax) { memset(&b[i], 0, sizeof b[i]); continue; }
+        float max = 0;
+        for (int j = 0; j < QK_K; j++)
+            if (fabsf(x[j]) == amax) { max = x[j]; break; }
+        float iscale = -127.f / max;
+        float32x4_t lim = vdupq_n_f32(127.f);
+        for (int j = 0; j < QK_K; j += 16) {
+            float32x4_t r[4];
+            for (int k = 0; k < 4; k++) r[k] = vminq_f32(lim, vrndnq_f32(vmulq_n_f32(vld1q_f32(x + j + 4 * k), iscale)));
+            int8x16_t q = narrow16(r[0], r[1], r[2], r[3]);
+            vst1q_s8(b[i].qs + j, q);
+            b[i].bsums[j / 16] = (int16_t)vaddlvq_s8(q);
+        }
+        b[i].d = 1 / iscale;
+    }
+}
+
+/* ---- 32-element block types · Q8_0 ---------------------------------------------------- */
+static inline float h2f(uint16_t h) { return r1_fp16_to_fp32(h); }
+static void vec_dot_q8_0_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q8_0 *x = vx, *y = vy;
+    float32x4_t acc = vdupq_n_f32(0);
+    for (int i = 0; i < n / QK32; i++) {
+        int32x4_t p = vdotq_s32(vdupq_n_s32(0), vld1q_s8(x[i].qs), vld1q_s8(y[i].qs));
+        p = vdotq_s32(p, vld1q_s8(x[i].qs + 16), vld1q_s8(y[i].qs + 16));
+        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), h2f(x[i].d) * h2f(y[i].d));
+    }
+    *s = vaddvq_f32(acc);
+}
+static void vec_dot_q4_0_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_0 *x = vx;
+    const block_q8_0 *y = vy;
+    const int8x16_t eight = vdupq_n_s8(8);
+    float32x4_t acc = vdupq_n_f32(0);
+    for (int i = 0; i < n / QK32; i++) {
+        uint8x16_t q = vld1q_u8(x[i].qs);
+        int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0xF))), eight);
+        int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+        int32x4_t p = vdotq_s32(vdotq_s32(vdupq_n_s32(0), lo, vld1q_s8(y[i].qs)), hi, vld1q_s8(y[i].qs + 16));
+        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), h2f(x[i].d) * h2f(y[i].d));
+    }
+    *s = vaddvq_f32(acc);
+}
+static void vec_dot_iq4_nl_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_iq4_nl *x = vx;
+    const block_q8_0 *y = vy;
+    const int8x16_t lut = vld1q_s8(r1_kvalues_iq4nl);
+    float32x4_t acc = vdupq_n_f32(0);
+    for (int i = 0; i < n / QK32; i++) {
+        uint8x16_t q = vld1q_u8(x[i].qs);
+        int8x16_t lo = vqtbl1q_s8(lut, vandq_u8(q, vdupq_n_u8(0xF))), hi = vqtbl1q_s8(lut, vshrq_n_u8(q, 4));
+        int32x4_t p = vdotq_s32(vdotq_s32(vdupq_n_s32(0), lo, vld1q_s8(y[i].qs)), hi, vld1q_s8(y[i].qs + 16));
+        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), h2f(x[i].d) * h2f(y[i].d));
+    }
+    *s = vaddvq_f32(acc);
+}
+
+/* ---- k-quants · Q8_K ------------------------------------------------------------------ */
+static void vec_dot_q4_K_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_K *x = vx;
+    const block_q8_K *y = vy;
+    const uint8x16_t m4 = vdupq_n_u8(0xF);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        int isum = 0;
+        for (int p = 0; p < 4; p++) {
+            const uint8_t *q = x[i].qs + 32 * p;
+            const int8_t *q8 = y[i].qs + 64 * p;
+            uint8x16_t a = vld1q_u8(q), b = vld1q_u8(q + 16);
+            int32x4_t lo = vdotq_s32(vdupq_n_s32(0), vreinterpretq_s8_u8(vandq_u8(a, m4)), vld1q_s8(q8));
+            lo = vdotq_s32(lo, vreinterpretq_s8_u8(vandq_u8(b, m4)), vld1q_s8(q8 + 16));
+            int32x4_t hi = vdotq_s32(vdupq_n_s32(0), vreinterpretq_s8_u8(vshrq_n_u8(a, 4)), vld1q_s8(q8 + 32));
+            hi = vdotq_s32(hi, vreinterpretq_s8_u8(vshrq_n_u8(b, 4)), vld1q_s8(q8 + 48));
+            isum += sc[2 * p] * vaddvq_s32(lo) + sc[2 * p + 1] * vaddvq_s32(hi);
+        }
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        acc += y[i].d * h2f(x[i].d) * isum - y[i].d * h2f(x[i].dmin) * summ;
+    }
+    *s = acc;
+}
+static void vec_dot_q6_K_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    const uint8x16_t m4 = vdupq_n_u8(0xF), m3 = vdupq_n_u8(3);
+    const int8x16_t off = vdupq_n_s8(32);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *q8 = y[i].qs, *sc = x[i].scales;
+        int isum = 0;
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, q8 += 128, sc += 8)
+            for (int half = 0; half < 2; half++) {      /* elements l = 16*half .. +16 of each quarter */
+                uint8x16_t l0 = vld1q_u8(ql + 16 * half), l1 = vld1q_u8(ql + 32 + 16 * half);
+                uint8x16_t hb = vld1q_u8(qh + 16 * half);
+                uint8x16_t u[4];
+                u[0] = vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(hb, m3), 4));
+                u[1] = vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 2), m3), 4));
+                u[2] = vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(hb, 4), m3), 4));
+                u[3] = vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(hb, 6), 4));
+                for (int k = 0; k < 4; k++) {
+                    int8x16_t q = vsubq_s8(vreinterpretq_s8_u8(u[k]), off);
+                    int32x4_t p = vdotq_s32(vdupq_n_s32(0), q, vld1q_s8(q8 + 32 * k + 16 * half));
+                    isum += sc[2 * k + half] * vaddvq_s32(p);
+                }
+            }
+        acc += h2f(x[i].d) * y[i].d * isum;
+    }
+    *s = acc;
+}
+
+void r1_quant_install_neon(r1_type_traits *t) {
+    t[R1_TYPE_F32].vec_dot = vec_dot_f32_neon;
+    t[R1_TYPE_F16].vec_dot = vec_dot_f16_neon;
+    t[R1_TYPE_BF16].vec_dot = vec_dot_bf16_neon;
+    t[R1_TYPE_Q8_0].from_float = q8_0_from_float_neon;
+    t[R1_TYPE_Q8_K].from_float = q8_K_from_float_neon;
+    t[R1_TYPE_Q8_0].vec_dot = vec_dot_q8_0_neon;
+    t[R1_TYPE_Q4_0].vec_dot = vec_dot_q4_0_neon;
+    t[R1_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl_neon;
+    t[R1_TYPE_Q4_K].vec_dot = vec_dot_q4_K_neon;
+    t[R1_TYPE_Q6_K].vec_dot = vec_dot_q6_K_neon;
+}
