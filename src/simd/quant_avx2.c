@@ -186,6 +186,45 @@ static void vec_dot_q4_1_avx2(int n, float *s, const void *vx, const void *vy) {
     }
     *s = hsum_ps(acc) + summ;
 }
+/* byte j = 0xFF where bit j of bits is set (32 bytes). */
+static inline __m256i bits_to_bytes(uint32_t bits) {
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
+                                    _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i m = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, m), m);
+}
+static inline uint32_t qh32(const uint8_t qh[4]) {
+    uint32_t v;
+    memcpy(&v, qh, 4);
+    return v;
+}
+static void vec_dot_q5_0_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_0 *x = vx;
+    const block_q8_0 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < n / QK32; i++) {
+        __m256i hi = _mm256_and_si256(bits_to_bytes(qh32(x[i].qh)), _mm256_set1_epi8(0x10));
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(load_nibbles32(x[i].qs), hi), _mm256_set1_epi8(16));
+        __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
+        __m256 d = _mm256_set1_ps(r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+    }
+    *s = hsum_ps(acc);
+}
+static void vec_dot_q5_1_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_1 *x = vx;
+    const block_q8_1 *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    float summ = 0;
+    for (int i = 0; i < n / QK32; i++) {
+        __m256i hi = _mm256_and_si256(bits_to_bytes(qh32(x[i].qh)), _mm256_set1_epi8(0x10));
+        __m256i p = dot_u8i8(_mm256_or_si256(load_nibbles32(x[i].qs), hi), _mm256_loadu_si256((const __m256i *)y[i].qs));
+        __m256 d = _mm256_set1_ps(r1_fp16_to_fp32(x[i].d) * r1_fp16_to_fp32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+        summ += r1_fp16_to_fp32(x[i].m) * r1_fp16_to_fp32(y[i].s);
+    }
+    *s = hsum_ps(acc) + summ;
+}
 static void vec_dot_iq4_nl_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_iq4_nl *x = vx;
     const block_q8_0 *y = vy;
@@ -258,6 +297,107 @@ static void vec_dot_q6_K_avx2(int n, float *s, const void *vx, const void *vy) {
     *s = acc;
 }
 
+/* int16 pair-sums of a 32-byte product (elements 0..15 | 16..31) weighted by two scales. */
+static inline __m256i scale2_i16(__m256i p16, int sa, int sb) {
+    return _mm256_madd_epi16(p16, _mm256_set_m128i(_mm_set1_epi16((short)sb), _mm_set1_epi16((short)sa)));
+}
+/* Q2_K: per 128 elements 32 bytes; shift 2k selects groups 2k, 2k+1 (16 each). */
+static void vec_dot_q2_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q2_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        __m256i isum = _mm256_setzero_si256();
+        const uint8_t *sc = x[i].scales;
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
+            for (int k = 0; k < 4; k++, sc += 2) {
+                __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3);
+                __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)(y[i].qs + 128 * h + 32 * k)));
+                isum = _mm256_add_epi32(isum, scale2_i16(p, sc[0] & 0xF, sc[1] & 0xF));
+            }
+        }
+        int summs = 0;
+        for (int j = 0; j < 16; j++) summs += y[i].bsums[j] * (x[i].scales[j] >> 4);
+        acc += y[i].d * r1_fp16_to_fp32(x[i].d) * hsum_i32(isum) - y[i].d * r1_fp16_to_fp32(x[i].dmin) * summs;
+    }
+    *s = acc;
+}
+/* Q3_K: as Q2_K, minus 4 where the hmask bit (h*4 + k) is clear. */
+static void vec_dot_q3_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q3_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        int8_t sc[16];
+        r1_q3k_scales(x[i].scales, sc);
+        __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
+        __m256i isum = _mm256_setzero_si256();
+        for (int h = 0; h < 2; h++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
+            for (int k = 0; k < 4; k++) {
+                __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + k)));
+                __m256i clear = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), _mm256_setzero_si256());
+                __m256i four = _mm256_and_si256(clear, _mm256_set1_epi8(4));
+                __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3);
+                __m256i yv = _mm256_loadu_si256((const __m256i *)(y[i].qs + 128 * h + 32 * k));
+                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(v, yv), _mm256_maddubs_epi16(four, yv));
+                isum = _mm256_add_epi32(isum, scale2_i16(p, sc[8 * h + 2 * k], sc[8 * h + 2 * k + 1]));
+            }
+        }
+        acc += r1_fp16_to_fp32(x[i].d) * y[i].d * hsum_i32(isum);
+    }
+    *s = acc;
+}
+/* Q5_K: Q4_K plus qh bit 2p / 2p+1 as the 5th bit. */
+static void vec_dot_q5_K_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
+        __m256i isum = _mm256_setzero_si256();
+        for (int p = 0; p < 4; p++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
+            __m256i blo = _mm256_set1_epi8((char)(1 << (2 * p))), bhi = _mm256_set1_epi8((char)(2 << (2 * p)));
+            __m256i lo = _mm256_or_si256(_mm256_and_si256(q, m4),
+                                         _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, blo), blo), b4));
+            __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                                         _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bhi), bhi), b4));
+            __m256i plo = dot_u8i8(lo, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p)));
+            __m256i phi = dot_u8i8(hi, _mm256_loadu_si256((const __m256i *)(y[i].qs + 64 * p + 32)));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(plo, _mm256_set1_epi32(sc[2 * p])));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(phi, _mm256_set1_epi32(sc[2 * p + 1])));
+        }
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        acc += y[i].d * r1_fp16_to_fp32(x[i].d) * hsum_i32(isum) - y[i].d * r1_fp16_to_fp32(x[i].dmin) * summ;
+    }
+    *s = acc;
+}
+static void vec_dot_iq4_xs_avx2(int n, float *s, const void *vx, const void *vy) {
+    const block_iq4_xs *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)r1_kvalues_iq4nl));
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        __m256i isum = _mm256_setzero_si256();
+        for (int ib = 0; ib < 8; ib++) {
+            int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xF) | (((x[i].scales_h >> 2 * ib) & 3) << 4);
+            __m256i q = _mm256_shuffle_epi8(lut, load_nibbles32(x[i].qs + 16 * ib));
+            __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)(y[i].qs + 32 * ib)));
+            isum = _mm256_add_epi32(isum, _mm256_mullo_epi32(p, _mm256_set1_epi32(ls - 32)));
+        }
+        acc += r1_fp16_to_fp32(x[i].d) * y[i].d * hsum_i32(isum);
+    }
+    *s = acc;
+}
+
 void r1_quant_install_avx2(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx2;
     t[R1_TYPE_F16].vec_dot = vec_dot_f16_avx2;
@@ -270,4 +410,10 @@ void r1_quant_install_avx2(r1_type_traits *t) {
     t[R1_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl_avx2;
     t[R1_TYPE_Q4_K].vec_dot = vec_dot_q4_K_avx2;
     t[R1_TYPE_Q6_K].vec_dot = vec_dot_q6_K_avx2;
+    t[R1_TYPE_Q5_0].vec_dot = vec_dot_q5_0_avx2;
+    t[R1_TYPE_Q5_1].vec_dot = vec_dot_q5_1_avx2;
+    t[R1_TYPE_Q2_K].vec_dot = vec_dot_q2_K_avx2;
+    t[R1_TYPE_Q3_K].vec_dot = vec_dot_q3_K_avx2;
+    t[R1_TYPE_Q5_K].vec_dot = vec_dot_q5_K_avx2;
+    t[R1_TYPE_IQ4_XS].vec_dot = vec_dot_iq4_xs_avx2;
 }
