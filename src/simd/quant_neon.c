@@ -9,6 +9,11 @@
 #include <arm_neon.h>
 #include <math.h>
 
+/* Software prefetch of weights a few blocks ahead (see the x86 files). */
+static inline void prefetch(const void *p, size_t bytes) {
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o);
+}
+
 /* ---- F32 / F16 / BF16 × F32 ---------------------------------------------------------- */
 static inline float32x4_t ld_f32(const float *p) { return vld1q_f32(p); }
 static inline float32x4_t ld_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
@@ -79,11 +84,16 @@ static void q8_K_from_float_neon(const float *x, void *dst, int64_t n) {
 }
 
 /* ---- 32-element block types · Q8_0 ---------------------------------------------------- */
-static inline float h2f(uint16_t h) { return r1_fp16_to_fp32(h); }
+static inline float h2f(uint16_t h) {  /* hardware half -> float (exact) */
+    __fp16 v;
+    memcpy(&v, &h, 2);
+    return (float)v;
+}
 static void vec_dot_q8_0_neon(int n, float *s, const void *vx, const void *vy) {
     const block_q8_0 *x = vx, *y = vy;
     float32x4_t acc = vdupq_n_f32(0);
     for (int i = 0; i < n / QK32; i++) {
+        prefetch((const char *)(x + i) + 512, 1);
         int32x4_t p = vdotq_s32(vdupq_n_s32(0), vld1q_s8(x[i].qs), vld1q_s8(y[i].qs));
         p = vdotq_s32(p, vld1q_s8(x[i].qs + 16), vld1q_s8(y[i].qs + 16));
         acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), h2f(x[i].d) * h2f(y[i].d));
@@ -96,6 +106,7 @@ static void vec_dot_q4_0_neon(int n, float *s, const void *vx, const void *vy) {
     const int8x16_t eight = vdupq_n_s8(8);
     float32x4_t acc = vdupq_n_f32(0);
     for (int i = 0; i < n / QK32; i++) {
+        prefetch((const char *)(x + i) + 512, 1);
         uint8x16_t q = vld1q_u8(x[i].qs);
         int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0xF))), eight);
         int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
@@ -110,6 +121,7 @@ static void vec_dot_iq4_nl_neon(int n, float *s, const void *vx, const void *vy)
     const int8x16_t lut = vld1q_s8(r1_kvalues_iq4nl);
     float32x4_t acc = vdupq_n_f32(0);
     for (int i = 0; i < n / QK32; i++) {
+        prefetch((const char *)(x + i) + 512, 1);
         uint8x16_t q = vld1q_u8(x[i].qs);
         int8x16_t lo = vqtbl1q_s8(lut, vandq_u8(q, vdupq_n_u8(0xF))), hi = vqtbl1q_s8(lut, vshrq_n_u8(q, 4));
         int32x4_t p = vdotq_s32(vdotq_s32(vdupq_n_s32(0), lo, vld1q_s8(y[i].qs)), hi, vld1q_s8(y[i].qs + 16));
@@ -125,6 +137,7 @@ static void vec_dot_q4_K_neon(int n, float *s, const void *vx, const void *vy) {
     const uint8x16_t m4 = vdupq_n_u8(0xF);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
+        prefetch(x + i + 2, sizeof *x);
         uint8_t sc[8], mn[8];
         for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
         int isum = 0;
@@ -151,6 +164,7 @@ static void vec_dot_q6_K_neon(int n, float *s, const void *vx, const void *vy) {
     const int8x16_t off = vdupq_n_s8(32);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
+        prefetch(x + i + 2, sizeof *x);
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
         const int8_t *q8 = y[i].qs, *sc = x[i].scales;
         int isum = 0;
