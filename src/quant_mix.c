@@ -118,7 +118,8 @@ r1_status r1_qmix_tensor_type(r1_ftype f, const r1_qmix_model *m, r1_qmix_state 
     if (ne0 % r1_type_get_traits(t)->blck_size != 0) {
         r1_type fb;
         switch (t) {
-        case R1_TYPE_Q2_K: case R1_TYPE_Q3_K: case R1_TYPE_IQ4_XS: fb = R1_TYPE_IQ4_NL; break;
+        case R1_TYPE_IQ4_XS: fb = R1_TYPE_IQ4_NL; break;
+        case R1_TYPE_Q2_K: case R1_TYPE_Q3_K: fb = R1_TYPE_Q4_0; break;   /* current llama.cpp */
         case R1_TYPE_Q4_K: fb = R1_TYPE_Q5_0; break;
         case R1_TYPE_Q5_K: fb = R1_TYPE_Q5_1; break;
         case R1_TYPE_Q6_K: fb = R1_TYPE_Q8_0; break;

@@ -73,6 +73,10 @@ static void test_fallbacks_and_errors(void) {
           t == R1_TYPE_F16, "row 100 -> f16, got %s", r1_type_name(t));
     CHECK(r1_qmix_tensor_type(R1_FTYPE_Q6_K, &m, &st, "blk.0.attn_q.weight", 64, &t, &err) == R1_OK &&
           t == R1_TYPE_Q8_0, "q6_K row 64 -> q8_0");
+    CHECK(r1_qmix_tensor_type(R1_FTYPE_Q3_K_M, &m, &st, "blk.0.attn_q.weight", 544, &t, &err) == R1_OK &&
+          t == R1_TYPE_Q4_0, "q3_K row 544 -> q4_0 (as current llama.cpp), got %s", r1_type_name(t));
+    CHECK(r1_qmix_tensor_type(R1_FTYPE_IQ4_XS, &m, &st, "blk.0.attn_q.weight", 544, &t, &err) == R1_OK &&
+          t == R1_TYPE_IQ4_NL, "iq4_xs row 544 -> iq4_nl, got %s", r1_type_name(t));
     CHECK(r1_qmix_tensor_type(R1_FTYPE_Q4_0, &m, &st, "blk.0.attn_q.weight", 100, &t, &err) == R1_ERR_INVALID_ARG,
           "q4_0 cannot hold row 100");
     CHECK(strstr(err.msg, "blk.0.attn_q.weight") != NULL, "message names the tensor: %s", err.msg);
