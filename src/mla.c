@@ -212,6 +212,85 @@ static void softmax(float *s, int n) {
     for (int i = 0; i < n; i++) s[i] *= inv;
 }
 
+/* ---- latent-attention micro-kernels ------------------------------------------------------
+ * Written with 8-wide GNU C vector types; on x86-64 an AVX2 clone is selected at load time
+ * (ifunc), elsewhere the compiler maps them to the target's vectors. Heads are processed
+ * four at a time so each cache row is loaded once per four heads and the accumulators
+ * stay in registers. */
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));   /* unaligned access */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#define MLA_SIMD __attribute__((target_clones("avx2", "default")))
+#else
+#define MLA_SIMD
+#endif
+/* macros, not functions: 32-byte vectors never cross a call (no ABI dependence on AVX) */
+#define LOAD8(p) (*(const v8u *)(p))
+#define STORE8(p, v) (*(v8u *)(p) = (v))
+#define HSUM8(v) ((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
+
+/* s[h*ld + j] = scale * (q[h] · c[j]) for h < H, j < nb; q rows and c rows have W floats. */
+MLA_SIMD static void scores_block(const float *q, int H, const float *c, int nb, int W, float scale,
+                                  float *s, int ld) {
+    const int W8 = W & ~7;
+    for (int h0 = 0; h0 < H; h0 += 4) {
+        const float *qh[4];
+        for (int i = 0; i < 4; i++) qh[i] = q + (size_t)R1_MIN(h0 + i, H - 1) * W;
+        for (int j = 0; j < nb; j++) {
+            const float *cj = c + (size_t)j * W;
+            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            for (int k = 0; k < W8; k += 8) {
+                const v8f cv = LOAD8(cj + k);
+                a0 += LOAD8(qh[0] + k) * cv;
+                a1 += LOAD8(qh[1] + k) * cv;
+                a2 += LOAD8(qh[2] + k) * cv;
+                a3 += LOAD8(qh[3] + k) * cv;
+            }
+            float r[4] = {HSUM8(a0), HSUM8(a1), HSUM8(a2), HSUM8(a3)};
+            for (int i = 0; i < 4 && h0 + i < H; i++) {
+                for (int k = W8; k < W; k++) r[i] += qh[i][k] * cj[k];
+                s[(size_t)(h0 + i) * ld + j] = r[i] * scale;
+            }
+        }
+    }
+}
+
+/* o[h][r] += sum_j p[h*ld + j] * c[j][r] for h < H, r < R, j < nb; c rows have W floats. */
+MLA_SIMD static void accum_block(float *o, int H, int R, const float *p, int ld, const float *c, int nb, int W) {
+    const int R8 = R & ~7;
+    for (int h0 = 0; h0 < H; h0 += 4) {
+        const float *ph[4];
+        float *oh[4];
+        for (int i = 0; i < 4; i++) {
+            const int h = R1_MIN(h0 + i, H - 1);   /* padding heads repeat the last; not stored */
+            ph[i] = p + (size_t)h * ld;
+            oh[i] = o + (size_t)h * R;
+        }
+        for (int r = 0; r < R8; r += 8) {
+            v8f a0 = LOAD8(oh[0] + r), a1 = LOAD8(oh[1] + r), a2 = LOAD8(oh[2] + r), a3 = LOAD8(oh[3] + r);
+            for (int j = 0; j < nb; j++) {
+                const v8f cv = LOAD8(c + (size_t)j * W + r);
+                a0 += ph[0][j] * cv;
+                a1 += ph[1][j] * cv;
+                a2 += ph[2][j] * cv;
+                a3 += ph[3][j] * cv;
+            }
+            const v8f a[4] = {a0, a1, a2, a3};
+            for (int i = 0; i < 4 && h0 + i < H; i++) STORE8(oh[i] + r, a[i]);
+        }
+        for (int i = 0; i < 4 && h0 + i < H; i++)
+            for (int r = R8; r < R; r++)
+                for (int j = 0; j < nb; j++) oh[i][r] += ph[i][j] * c[(size_t)j * W + r];
+    }
+}
+
+/* y[i] += a * x[i], i < n. */
+MLA_SIMD static void axpy(float *restrict y, float a, const float *restrict x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) STORE8(y + i, LOAD8(y + i) + a * LOAD8(x + i));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
 static inline float dot_f32(const float *a, const float *b, int n) {
     float s;
     r1_type_get_traits(R1_TYPE_F32)->vec_dot(n, &s, a, b);
@@ -240,19 +319,61 @@ static const float *cache_row(const r1_mla_cache *cache, size_t rb, int W, int j
 }
 
 /* ---- attention forms ----------------------------------------------------------------------- */
+enum { KV_BLOCK = 32 };   /* cache rows per block: 32 × (R+Dr) floats stay in L2 */
+
+/* o[h][0..R) = softmax_j(kq_scale * qabs[h] · row_j) weighted sum of row_j[0..R), rows
+ * 0..n-1, every head h < H. One pass over the cache in blocks of KV_BLOCK rows with an
+ * online softmax (running max m[h], running sum l[h]): each block is scored for all
+ * heads, then accumulated while still in cache. F16 rows are converted once per block.
+ * ws: H*KV_BLOCK + 2*H + KV_BLOCK*W floats. */
+static void latent_attention(const r1_mla *m, const r1_mla_cache *cache, const float *qabs, int n,
+                             float *o, float *ws) {
+    const r1_mla_config *c = &m->c;
+    const int H = c->n_head, R = c->kv_lora_rank, W = R + c->qk_rope;
+    const size_t rb = r1_mla_cache_row_bytes(c, cache->type);
+    const r1_type_traits *ct = r1_type_get_traits(cache->type);
+    float *sc = ws, *mx = sc + (size_t)H * KV_BLOCK, *l = mx + H, *blk = l + H;   /* sc [H][B], blk [B][W] */
+    for (int h = 0; h < H; h++) { mx[h] = -INFINITY; l[h] = 0; }
+    memset(o, 0, sizeof(float) * (size_t)H * R);
+    for (int j0 = 0; j0 < n; j0 += KV_BLOCK) {
+        const int nb = R1_MIN(KV_BLOCK, n - j0);
+        const char *rows = (const char *)cache->data + (size_t)j0 * rb;
+        const float *fr = (const float *)rows;   /* the block as floats */
+        if (cache->type != R1_TYPE_F32) {
+            ct->to_float(rows, blk, (int64_t)nb * W);
+            fr = blk;
+        }
+        scores_block(qabs, H, fr, nb, W, m->kq_scale, sc, KV_BLOCK);
+        for (int h = 0; h < H; h++) {   /* online softmax: rescale what was accumulated */
+            float *sh = sc + h * KV_BLOCK, bm = sh[0];
+            for (int j = 1; j < nb; j++) bm = fmaxf(bm, sh[j]);
+            if (bm > mx[h]) {
+                const float f = expf(mx[h] - bm);   /* 0 on the first block */
+                l[h] *= f;
+                for (int r = 0; r < R; r++) o[(size_t)h * R + r] *= f;
+                mx[h] = bm;
+            }
+            for (int j = 0; j < nb; j++) l[h] += (sh[j] = expf(sh[j] - mx[h]));
+        }
+        accum_block(o, H, R, sc, KV_BLOCK, fr, nb, W);
+    }
+    for (int h = 0; h < H; h++) {
+        const float inv = 1.0f / l[h];
+        for (int r = 0; r < R; r++) o[(size_t)h * R + r] *= inv;
+    }
+}
+
 /* Absorbed: q (n_tok × H(Dn+Dr), roped) → vout (n_tok × H·Dv). */
 static r1_status attend_absorbed(const r1_mla *m, const r1_mla_weights *w, const r1_mla_cache *cache,
                                  const float *q, int n_tok, int pos0, float *vout, r1_error *err) {
     const r1_mla_config *c = &m->c;
     const int H = c->n_head, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head, R = c->kv_lora_rank;
-    const int W = R + Dr, Dq = Dn + Dr, L = pos0 + n_tok;
-    const size_t rb = r1_mla_cache_row_bytes(c, cache->type);
-    const r1_type_traits *ct = r1_type_get_traits(cache->type);
-    float *qabs = malloc(sizeof(float) * ((size_t)n_tok * H * W + (size_t)n_tok * H * R + (size_t)H * L + W));
+    const int W = R + Dr, Dq = Dn + Dr;
+    const size_t n_ws = (size_t)H * KV_BLOCK + 2 * (size_t)H + (size_t)KV_BLOCK * W;
+    float *qabs = malloc(sizeof(float) * ((size_t)n_tok * H * W + (size_t)n_tok * H * R + n_ws));
     if (!qabs) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (absorbed, %d tokens)", n_tok);
     float *olat = qabs + (size_t)n_tok * H * W;   /* [n_tok][H][R] */
-    float *sc = olat + (size_t)n_tok * H * R;     /* [H][L]        */
-    float *tmp = sc + (size_t)H * L;              /* [W]           */
+    float *ws = olat + (size_t)n_tok * H * R;
     r1_status st = R1_OK;
     /* q_lat = W_uk[h]^T q_nope[h]; qabs[t][h] = [q_lat | q_rope] */
     for (int h = 0; h < H && !st; h++) {
@@ -264,29 +385,8 @@ static r1_status attend_absorbed(const r1_mla *m, const r1_mla_weights *w, const
         for (int t = 0; t < n_tok; t++)
             memcpy(qabs + ((size_t)t * H + h) * W + R, q + ((size_t)t * H + h) * Dq + Dn, sizeof(float) * Dr);
     }
-    for (int t = 0; t < n_tok && !st; t++) {
-        const int n = pos0 + t + 1;   /* keys 0..pos */
-        const float *qt = qabs + (size_t)t * H * W;
-        for (int j = 0; j < n; j++) {   /* each cache row read once for all heads */
-            const char *row = (const char *)cache->data + (size_t)j * rb;
-            for (int h = 0; h < H; h++) {
-                float s;
-                ct->vec_dot(W, &s, row, qt + (size_t)h * W);
-                sc[(size_t)h * L + j] = s * m->kq_scale;
-            }
-        }
-        for (int h = 0; h < H; h++) softmax(sc + (size_t)h * L, n);
-        float *ot = olat + (size_t)t * H * R;
-        memset(ot, 0, sizeof(float) * (size_t)H * R);
-        for (int j = 0; j < n; j++) {
-            const float *cj = cache_row(cache, rb, W, j, tmp);
-            for (int h = 0; h < H; h++) {
-                const float p = sc[(size_t)h * L + j];
-                float *o = ot + (size_t)h * R;
-                for (int r = 0; r < R; r++) o[r] += p * cj[r];
-            }
-        }
-    }
+    for (int t = 0; t < n_tok && !st; t++)
+        latent_attention(m, cache, qabs + (size_t)t * H * W, pos0 + t + 1, olat + (size_t)t * H * R, ws);
     for (int h = 0; h < H && !st; h++) {   /* v_out[h] = W_uv[h] o_lat[h] */
         r1_wmat uv = head_uv(w, c, h);
         st = r1_wmat_mul(&uv, n_tok, olat + (size_t)h * R, (size_t)H * R, vout + (size_t)h * Dv, (size_t)H * Dv, err);
@@ -324,8 +424,7 @@ static r1_status attend_expanded(const r1_mla *m, const r1_mla_weights *w, const
             softmax(sc, n);
             float *o = vout + ((size_t)t * H + h) * Dv;
             memset(o, 0, sizeof(float) * Dv);
-            for (int j = 0; j < n; j++)
-                for (int d = 0; d < Dv; d++) o[d] += sc[j] * v[(size_t)j * Dv + d];
+            for (int j = 0; j < n; j++) axpy(o, sc[j], v + (size_t)j * Dv, Dv);
         }
     }
     free(cf);
