@@ -147,11 +147,11 @@ static r1_isa isa_from_env(r1_isa best) {
 static void traits_init(void) {
     r1_type_traits *s = g_tab[R1_ISA_SCALAR];
     s[R1_TYPE_F32] = (r1_type_traits){"f32", 1, 4, false, f32_to_float, f32_from_float, NULL,
-                                      vec_dot_f32_ref, R1_TYPE_F32, NULL};
+                                      vec_dot_f32_ref, R1_TYPE_F32, NULL, NULL};
     s[R1_TYPE_F16] = (r1_type_traits){"f16", 1, 2, false, f16_to_float, f16_from_float, NULL,
-                                      vec_dot_f16_ref, R1_TYPE_F32, NULL};
+                                      vec_dot_f16_ref, R1_TYPE_F32, NULL, NULL};
     s[R1_TYPE_BF16] = (r1_type_traits){"bf16", 1, 2, false, bf16_to_float, bf16_from_float, NULL,
-                                       vec_dot_bf16_ref, R1_TYPE_F32, NULL};
+                                       vec_dot_bf16_ref, R1_TYPE_F32, NULL, NULL};
     r1_quant_register_legacy(s);
     r1_quant_register_k(s);
     for (int t = 0; t < R1_TYPE_COUNT_; t++) {
@@ -190,6 +190,15 @@ const r1_type_traits *r1_type_get_traits_isa(r1_type t, r1_isa isa) {
     if ((unsigned)isa >= N_ISA || !g_isa_ok[isa]) return NULL;
     if ((unsigned)t >= R1_TYPE_COUNT_ || !g_tab[isa][t].name) return NULL;
     return &g_tab[isa][t];
+}
+
+void r1_gemm(const r1_type_traits *t, int n, int nr, int nc, const void *w, size_t w_stride, const void *a,
+             size_t a_stride, float *out, size_t ldo) {
+    if (t->gemm) { t->gemm(n, nr, nc, w, w_stride, a, a_stride, out, ldo); return; }
+    for (int r = 0; r < nr; r++) {
+        const char *wr = (const char *)w + (size_t)r * w_stride;
+        for (int c = 0; c < nc; c++) t->vec_dot(n, &out[(size_t)c * ldo + r], wr, (const char *)a + (size_t)c * a_stride);
+    }
 }
 
 const char *r1_type_name(r1_type t) {

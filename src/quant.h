@@ -31,6 +31,13 @@ typedef enum r1_type {
 typedef void (*r1_vec_dot_fn)(int n, float *s, const void *x, const void *y);
 typedef void (*r1_to_float_fn)(const void *src, float *dst, int64_t n);
 typedef void (*r1_from_float_fn)(const float *src, void *dst, int64_t n);
+/* Batched dot products (prefill): for r < nr, c < nc:
+ *   out[c*ldo + r] = dot(row r of w, row c of a)
+ * w: nr weight rows w_stride bytes apart; a: nc activation rows of the vec_dot_type,
+ * a_stride bytes apart; n elements per row. Equal to vec_dot per pair up to float
+ * summation order. */
+typedef void (*r1_gemm_fn)(int n, int nr, int nc, const void *w, size_t w_stride, const void *a,
+                           size_t a_stride, float *out, size_t ldo);
 
 typedef struct r1_type_traits {
     const char      *name;         /* "f32", "q8_0", ... as in ggml                     */
@@ -44,6 +51,8 @@ typedef struct r1_type_traits {
     r1_type          vec_dot_type; /* type the activations are converted to             */
     r1_from_float_fn from_float_ref; /* scalar reference quantizer; from_float above may be
                                       * a SIMD version producing bit-identical blocks     */
+    r1_gemm_fn       gemm;         /* batched kernel sharing weight decoding across
+                                    * activation rows, or NULL: use r1_gemm()            */
 } r1_type_traits;
 
 /* Traits of a supported type, or NULL (unknown id or a type r1 cannot use).
@@ -58,6 +67,12 @@ size_t r1_row_size(r1_type t, int64_t n);
 typedef enum r1_isa { R1_ISA_SCALAR = 0, R1_ISA_AVX2 = 1, R1_ISA_AVX512 = 2, R1_ISA_NEON = 3 } r1_isa;
 r1_isa      r1_isa_active(void);
 const char *r1_isa_name(r1_isa isa);
+
+/* Batched product through traits t (see r1_gemm_fn): t->gemm when the ISA has one,
+ * else vec_dot per pair, each weight row dotted with all nc activation rows while it is
+ * in L1. Prefer this over nr*nc vec_dot calls for nc > 1. */
+void r1_gemm(const r1_type_traits *t, int n, int nr, int nc, const void *w, size_t w_stride, const void *a,
+             size_t a_stride, float *out, size_t ldo);
 
 /* The traits as they would be with kernels of exactly `isa` (scalar, avx2, ...), for
  * tests and benchmarks that compare ISA levels. NULL if this CPU cannot run isa (or the

@@ -667,7 +667,7 @@ static void vec_dot_iq4_xs_ref(int n, float *s, const void *vx, const void *vy) 
 }
 
 #define ENTRY(nm, blk, q, vd) \
-    (r1_type_traits){nm, QK_K, sizeof(blk), true, q##_to_float, q##_from_float, NULL, vd, R1_TYPE_Q8_K, NULL}
+    (r1_type_traits){nm, QK_K, sizeof(blk), true, q##_to_float, q##_from_float, NULL, vd, R1_TYPE_Q8_K, NULL, NULL}
 
 void r1_quant_register_k(r1_type_traits *tab) {
     tab[R1_TYPE_Q2_K] = ENTRY("q2_K", block_q2_K, q2_K, vec_dot_q2_K_ref);

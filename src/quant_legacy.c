@@ -268,7 +268,7 @@ static void vec_dot_iq4_nl_ref(int n, float *s, const void *vx, const void *vy) 
 }
 
 #define ENTRY(nm, blk, q, vd, vdt) \
-    (r1_type_traits){nm, QK32, sizeof(blk), true, q##_to_float, q##_from_float, NULL, vd, vdt, NULL}
+    (r1_type_traits){nm, QK32, sizeof(blk), true, q##_to_float, q##_from_float, NULL, vd, vdt, NULL, NULL}
 
 void r1_quant_register_legacy(r1_type_traits *tab) {
     tab[R1_TYPE_Q4_0] = ENTRY("q4_0", block_q4_0, q4_0, vec_dot_q4_0_ref, R1_TYPE_Q8_0);

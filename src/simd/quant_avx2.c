@@ -417,6 +417,72 @@ static void vec_dot_iq4_xs_avx2(int n, float *s, const void *vx, const void *vy)
     *s = acc;
 }
 
+/* ---- batched (prefill) kernels: each weight block is decoded once for 4 activation rows */
+#define ROW(base, i, stride) ((const void *)((const char *)(base) + (size_t)(i) * (stride)))
+static void gemm_q8_0_avx2(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as,
+                           float *out, size_t ldo) {
+    const int nb = n / QK32;
+    for (int r = 0; r < nr; r++) {
+        const block_q8_0 *x = ROW(w, r, ws);
+        int c = 0;
+        for (; c + 4 <= nc; c += 4) {
+            const block_q8_0 *y[4];
+            __m256 acc[4];
+            for (int k = 0; k < 4; k++) { y[k] = ROW(a, c + k, as); acc[k] = _mm256_setzero_ps(); }
+            for (int i = 0; i < nb; i++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)x[i].qs), ax = _mm256_sign_epi8(xv, xv);
+                float dx = h2f(x[i].d);
+                for (int k = 0; k < 4; k++) {
+                    __m256i yv = _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[k][i].qs), xv);
+                    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(ax, yv), _mm256_set1_epi16(1));
+                    acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(dx * h2f(y[k][i].d)), _mm256_cvtepi32_ps(p), acc[k]);
+                }
+            }
+            for (int k = 0; k < 4; k++) out[(size_t)(c + k) * ldo + r] = hsum_ps(acc[k]);
+        }
+        for (; c < nc; c++) vec_dot_q8_0_avx2(n, &out[(size_t)c * ldo + r], x, ROW(a, c, as));
+    }
+}
+static void gemm_q4_K_avx2(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as,
+                           float *out, size_t ldo) {
+    const int nb = n / QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0xF);
+    for (int r = 0; r < nr; r++) {
+        const block_q4_K *x = ROW(w, r, ws);
+        int c = 0;
+        for (; c + 4 <= nc; c += 4) {
+            const block_q8_K *y[4];
+            float acc[4] = {0, 0, 0, 0};
+            for (int k = 0; k < 4; k++) y[k] = ROW(a, c + k, as);
+            for (int i = 0; i < nb; i++) {
+                uint8_t sc[8], mn[8];
+                for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+                __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                   _mm256_setzero_si256()};
+                for (int p = 0; p < 4; p++) {
+                    __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
+                    __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                    __m256i slo = _mm256_set1_epi32(sc[2 * p]), shi = _mm256_set1_epi32(sc[2 * p + 1]);
+                    for (int k = 0; k < 4; k++) {
+                        __m256i plo = dot_u8i8(lo, _mm256_loadu_si256((const __m256i *)(y[k][i].qs + 64 * p)));
+                        __m256i phi = dot_u8i8(hi, _mm256_loadu_si256((const __m256i *)(y[k][i].qs + 64 * p + 32)));
+                        isum[k] = _mm256_add_epi32(isum[k], _mm256_add_epi32(_mm256_mullo_epi32(plo, slo),
+                                                                             _mm256_mullo_epi32(phi, shi)));
+                    }
+                }
+                float d = h2f(x[i].d), dmin = h2f(x[i].dmin);
+                for (int k = 0; k < 4; k++) {
+                    int summ = 0;
+                    for (int j = 0; j < 8; j++) summ += mn[j] * (y[k][i].bsums[2 * j] + y[k][i].bsums[2 * j + 1]);
+                    acc[k] += y[k][i].d * d * hsum_i32(isum[k]) - y[k][i].d * dmin * summ;
+                }
+            }
+            for (int k = 0; k < 4; k++) out[(size_t)(c + k) * ldo + r] = acc[k];
+        }
+        for (; c < nc; c++) vec_dot_q4_K_avx2(n, &out[(size_t)c * ldo + r], x, ROW(a, c, as));
+    }
+}
+
 void r1_quant_install_avx2(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx2;
     t[R1_TYPE_F16].vec_dot = vec_dot_f16_avx2;
@@ -435,4 +501,6 @@ void r1_quant_install_avx2(r1_type_traits *t) {
     t[R1_TYPE_Q3_K].vec_dot = vec_dot_q3_K_avx2;
     t[R1_TYPE_Q5_K].vec_dot = vec_dot_q5_K_avx2;
     t[R1_TYPE_IQ4_XS].vec_dot = vec_dot_iq4_xs_avx2;
+    t[R1_TYPE_Q8_0].gemm = gemm_q8_0_avx2;
+    t[R1_TYPE_Q4_K].gemm = gemm_q4_K_avx2;
 }

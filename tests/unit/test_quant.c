@@ -79,6 +79,46 @@ static void test_simd_matches_scalar(void) {
     printf("  simd vs scalar: %d kernel calls checked (active isa %s)\n", n_checked, r1_isa_name(r1_isa_active()));
 }
 
+/* r1_gemm (batched kernels where an ISA has them, else vec_dot) vs vec_dot_ref per pair. */
+static void test_gemm(void) {
+    enum { NR = 5, NB = 3 };
+    for (int isa = R1_ISA_SCALAR; isa <= R1_ISA_NEON; isa++) {
+        if (!r1_type_get_traits_isa(R1_TYPE_F32, (r1_isa)isa)) continue;
+        for (int ti = 0; ti < N_TYPES; ti++) {
+            const r1_type_traits *t = r1_type_get_traits_isa(k_types[ti], (r1_isa)isa);
+            const r1_type_traits *act = r1_type_get_traits_isa(t->vec_dot_type, R1_ISA_SCALAR);
+            int n = NB * (t->blck_size > act->blck_size ? t->blck_size : act->blck_size);
+            if (n < 96) n = 96;
+            static const int ncs[] = {1, 4, 6, 9};
+            for (size_t ci = 0; ci < 4; ci++) {
+                int nc = ncs[ci];
+                size_t ws = r1_row_size(k_types[ti], n), as = r1_row_size(t->vec_dot_type, n);
+                float *x = malloc((size_t)n * 4);
+                char *w = malloc(ws * NR), *a = malloc(as * nc);
+                float *out = malloc(sizeof(float) * nc * (NR + 2));
+                for (int r = 0; r < NR; r++) { fill(x, n, r % 5); t->from_float_ref(x, w + r * ws, n); }
+                for (int c = 0; c < nc; c++) { fill(x, n, c % 2); act->from_float_ref(x, a + c * as, n); }
+                for (int i = 0; i < nc * (NR + 2); i++) out[i] = NAN;
+                r1_gemm(t, n, NR, nc, w, ws, a, as, out, NR + 2);
+                for (int c = 0; c < nc; c++)
+                    for (int r = 0; r < NR; r++) {
+                        float ref;
+                        t->vec_dot_ref(n, &ref, w + r * ws, a + c * as);
+                        float got = out[c * (NR + 2) + r], xd[4096], yd[4096];
+                        t->to_float(w + r * ws, xd, n);
+                        act->to_float(a + c * as, yd, n);
+                        double mag = 0;
+                        for (int i = 0; i < n; i++) mag += fabs((double)xd[i] * yd[i]);
+                        CHECK(isfinite(got) && fabs((double)got - ref) <= 2e-5 * mag + 1e-30,
+                              "%s %s nc=%d r=%d c=%d: %.9g vs %.9g", r1_isa_name((r1_isa)isa), t->name, nc, r, c, got, ref);
+                    }
+                CHECK(isnan(out[NR]) && isnan(out[NR + 1]), "gemm wrote outside ldo rows");
+                free(x); free(w); free(a); free(out);
+            }
+        }
+    }
+}
+
 /* SIMD activation quantizers must produce exactly the reference bytes. */
 static void test_activation_quantizers(void) {
     static const r1_type acts[] = {R1_TYPE_Q8_0, R1_TYPE_Q8_1, R1_TYPE_Q8_K};
@@ -182,5 +222,6 @@ int main(void) {
     RUN(test_roundtrip_rmse);
     RUN(test_activation_quantizers);
     RUN(test_simd_matches_scalar);
+    RUN(test_gemm);
     return TEST_SUMMARY();
 }
