@@ -48,13 +48,6 @@ static inline __m512i load2x32(const void *p0, const void *p1) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
                               _mm256_loadu_si256((const __m256i *)p1), 1);
 }
-/* 16 int32 sums of signed x · signed y (4 bytes each). */
-static inline __m512i dot_i8_512(__m512i x, __m512i y) {
-    __m512i ax = _mm512_abs_epi8(x);
-    __mmask64 neg = _mm512_movepi8_mask(x);
-    __m512i sy = _mm512_mask_sub_epi8(y, neg, _mm512_setzero_si512(), y);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), ax, sy);
-}
 static inline __m512 scale2(float a, float b) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_set1_ps(a)), _mm256_set1_ps(b), 1);
 }
