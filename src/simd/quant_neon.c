@@ -115,6 +115,65 @@ static void vec_dot_q4_0_neon(int n, float *s, const void *vx, const void *vy) {
     }
     *s = vaddvq_f32(acc);
 }
+/* 16 bytes: 0x10 where bit (base + j) of qh is set, j = 0..15. */
+static inline uint8x16_t qh_bits16(uint32_t qh, int base) {
+    static const uint8_t idx_lo[16] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+    static const uint8_t bit[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
+    uint8x16_t bytes = vreinterpretq_u8_u32(vdupq_n_u32(qh));
+    uint8x16_t idx = vaddq_u8(vld1q_u8(idx_lo), vdupq_n_u8((uint8_t)(base / 8)));
+    uint8x16_t set = vtstq_u8(vqtbl1q_u8(bytes, idx), vld1q_u8(bit));
+    return vandq_u8(set, vdupq_n_u8(0x10));
+}
+/* The 32 5-bit values (0..31) of a Q5 block as two 16-byte vectors. */
+static inline void q5_values(const uint8_t qs[16], const uint8_t qhb[4], uint8x16_t *lo, uint8x16_t *hi) {
+    uint32_t qh;
+    memcpy(&qh, qhb, 4);
+    uint8x16_t q = vld1q_u8(qs);
+    *lo = vorrq_u8(vandq_u8(q, vdupq_n_u8(0xF)), qh_bits16(qh, 0));
+    *hi = vorrq_u8(vshrq_n_u8(q, 4), qh_bits16(qh, 16));
+}
+static inline int32x4_t dot32(uint8x16_t lo, uint8x16_t hi, const int8_t *y, int bias) {
+    int8x16_t l = vsubq_s8(vreinterpretq_s8_u8(lo), vdupq_n_s8((int8_t)bias));
+    int8x16_t h = vsubq_s8(vreinterpretq_s8_u8(hi), vdupq_n_s8((int8_t)bias));
+    return vdotq_s32(vdotq_s32(vdupq_n_s32(0), l, vld1q_s8(y)), h, vld1q_s8(y + 16));
+}
+static void vec_dot_q4_1_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q4_1 *x = vx;
+    const block_q8_1 *y = vy;
+    float32x4_t acc = vdupq_n_f32(0);
+    float summ = 0;
+    for (int i = 0; i < n / QK32; i++) {
+        uint8x16_t q = vld1q_u8(x[i].qs);
+        int32x4_t p = dot32(vandq_u8(q, vdupq_n_u8(0xF)), vshrq_n_u8(q, 4), y[i].qs, 0);
+        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), h2f(x[i].d) * h2f(y[i].d));
+        summ += h2f(x[i].m) * h2f(y[i].s);
+    }
+    *s = vaddvq_f32(acc) + summ;
+}
+static void vec_dot_q5_0_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_0 *x = vx;
+    const block_q8_0 *y = vy;
+    float32x4_t acc = vdupq_n_f32(0);
+    for (int i = 0; i < n / QK32; i++) {
+        uint8x16_t lo, hi;
+        q5_values(x[i].qs, x[i].qh, &lo, &hi);
+        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(dot32(lo, hi, y[i].qs, 16)), h2f(x[i].d) * h2f(y[i].d));
+    }
+    *s = vaddvq_f32(acc);
+}
+static void vec_dot_q5_1_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_1 *x = vx;
+    const block_q8_1 *y = vy;
+    float32x4_t acc = vdupq_n_f32(0);
+    float summ = 0;
+    for (int i = 0; i < n / QK32; i++) {
+        uint8x16_t lo, hi;
+        q5_values(x[i].qs, x[i].qh, &lo, &hi);
+        acc = vmlaq_n_f32(acc, vcvtq_f32_s32(dot32(lo, hi, y[i].qs, 0)), h2f(x[i].d) * h2f(y[i].d));
+        summ += h2f(x[i].m) * h2f(y[i].s);
+    }
+    *s = vaddvq_f32(acc) + summ;
+}
 static void vec_dot_iq4_nl_neon(int n, float *s, const void *vx, const void *vy) {
     const block_iq4_nl *x = vx;
     const block_q8_0 *y = vy;
@@ -188,6 +247,111 @@ static void vec_dot_q6_K_neon(int n, float *s, const void *vx, const void *vy) {
     *s = acc;
 }
 
+/* Q2_K / Q3_K: per 128 elements, 32 bytes of 2-bit fields; shift 2k gives groups
+ * (16 bytes each) 8h+2k and 8h+2k+1. Q3_K subtracts 4 where its hmask bit 4h+k is clear. */
+static void vec_dot_q2_K_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q2_K *x = vx;
+    const block_q8_K *y = vy;
+    const uint8x16_t m3 = vdupq_n_u8(3);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        prefetch(x + i + 2, sizeof *x);
+        const uint8_t *sc = x[i].scales;
+        int isum = 0;
+        for (int h = 0; h < 2; h++) {
+            uint8x16_t q0 = vld1q_u8(x[i].qs + 32 * h), q1 = vld1q_u8(x[i].qs + 32 * h + 16);
+            for (int k = 0; k < 4; k++, sc += 2) {
+                const int8_t *q8 = y[i].qs + 128 * h + 32 * k;
+                int8x16_t v0 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(q0, vdupq_n_s8((int8_t)(-2 * k))), m3));
+                int8x16_t v1 = vreinterpretq_s8_u8(vandq_u8(vshlq_u8(q1, vdupq_n_s8((int8_t)(-2 * k))), m3));
+                isum += (sc[0] & 0xF) * vaddvq_s32(vdotq_s32(vdupq_n_s32(0), v0, vld1q_s8(q8)));
+                isum += (sc[1] & 0xF) * vaddvq_s32(vdotq_s32(vdupq_n_s32(0), v1, vld1q_s8(q8 + 16)));
+            }
+        }
+        int summs = 0;
+        for (int j = 0; j < 16; j++) summs += y[i].bsums[j] * (x[i].scales[j] >> 4);
+        acc += y[i].d * h2f(x[i].d) * isum - y[i].d * h2f(x[i].dmin) * summs;
+    }
+    *s = acc;
+}
+static void vec_dot_q3_K_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q3_K *x = vx;
+    const block_q8_K *y = vy;
+    const uint8x16_t m3 = vdupq_n_u8(3);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        prefetch(x + i + 2, sizeof *x);
+        int8_t sc[16];
+        r1_q3k_scales(x[i].scales, sc);
+        uint8x16_t hm0 = vld1q_u8(x[i].hmask), hm1 = vld1q_u8(x[i].hmask + 16);
+        int isum = 0;
+        for (int h = 0; h < 2; h++) {
+            uint8x16_t q0 = vld1q_u8(x[i].qs + 32 * h), q1 = vld1q_u8(x[i].qs + 32 * h + 16);
+            for (int k = 0; k < 4; k++) {
+                const int8_t *q8 = y[i].qs + 128 * h + 32 * k;
+                uint8x16_t bit = vdupq_n_u8((uint8_t)(1 << (4 * h + k)));
+                /* 4 where the bit is clear: (~test) & 4 */
+                uint8x16_t f0 = vbicq_u8(vdupq_n_u8(4), vtstq_u8(hm0, bit)), f1 = vbicq_u8(vdupq_n_u8(4), vtstq_u8(hm1, bit));
+                int8x16_t v0 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(vshlq_u8(q0, vdupq_n_s8((int8_t)(-2 * k))), m3)), vreinterpretq_s8_u8(f0));
+                int8x16_t v1 = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(vshlq_u8(q1, vdupq_n_s8((int8_t)(-2 * k))), m3)), vreinterpretq_s8_u8(f1));
+                isum += sc[8 * h + 2 * k] * vaddvq_s32(vdotq_s32(vdupq_n_s32(0), v0, vld1q_s8(q8)));
+                isum += sc[8 * h + 2 * k + 1] * vaddvq_s32(vdotq_s32(vdupq_n_s32(0), v1, vld1q_s8(q8 + 16)));
+            }
+        }
+        acc += h2f(x[i].d) * y[i].d * isum;
+    }
+    *s = acc;
+}
+static void vec_dot_q5_K_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_q5_K *x = vx;
+    const block_q8_K *y = vy;
+    const uint8x16_t m4 = vdupq_n_u8(0xF), b4 = vdupq_n_u8(0x10);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        prefetch(x + i + 2, sizeof *x);
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        uint8x16_t h0 = vld1q_u8(x[i].qh), h1 = vld1q_u8(x[i].qh + 16);
+        int isum = 0;
+        for (int p = 0; p < 4; p++) {
+            const uint8_t *q = x[i].qs + 32 * p;
+            const int8_t *q8 = y[i].qs + 64 * p;
+            uint8x16_t a = vld1q_u8(q), b = vld1q_u8(q + 16);
+            uint8x16_t blo = vdupq_n_u8((uint8_t)(1 << (2 * p))), bhi = vdupq_n_u8((uint8_t)(2 << (2 * p)));
+            uint8x16_t la = vorrq_u8(vandq_u8(a, m4), vandq_u8(vtstq_u8(h0, blo), b4));
+            uint8x16_t lb = vorrq_u8(vandq_u8(b, m4), vandq_u8(vtstq_u8(h1, blo), b4));
+            uint8x16_t ha = vorrq_u8(vshrq_n_u8(a, 4), vandq_u8(vtstq_u8(h0, bhi), b4));
+            uint8x16_t hb = vorrq_u8(vshrq_n_u8(b, 4), vandq_u8(vtstq_u8(h1, bhi), b4));
+            int32x4_t lo = vdotq_s32(vdotq_s32(vdupq_n_s32(0), vreinterpretq_s8_u8(la), vld1q_s8(q8)), vreinterpretq_s8_u8(lb), vld1q_s8(q8 + 16));
+            int32x4_t hi = vdotq_s32(vdotq_s32(vdupq_n_s32(0), vreinterpretq_s8_u8(ha), vld1q_s8(q8 + 32)), vreinterpretq_s8_u8(hb), vld1q_s8(q8 + 48));
+            isum += sc[2 * p] * vaddvq_s32(lo) + sc[2 * p + 1] * vaddvq_s32(hi);
+        }
+        int summ = 0;
+        for (int j = 0; j < 8; j++) summ += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
+        acc += y[i].d * h2f(x[i].d) * isum - y[i].d * h2f(x[i].dmin) * summ;
+    }
+    *s = acc;
+}
+static void vec_dot_iq4_xs_neon(int n, float *s, const void *vx, const void *vy) {
+    const block_iq4_xs *x = vx;
+    const block_q8_K *y = vy;
+    const int8x16_t lut = vld1q_s8(r1_kvalues_iq4nl);
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        prefetch(x + i + 2, sizeof *x);
+        int isum = 0;
+        for (int ib = 0; ib < 8; ib++) {
+            int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xF) | (((x[i].scales_h >> 2 * ib) & 3) << 4);
+            uint8x16_t q = vld1q_u8(x[i].qs + 16 * ib);
+            int8x16_t lo = vqtbl1q_s8(lut, vandq_u8(q, vdupq_n_u8(0xF))), hi = vqtbl1q_s8(lut, vshrq_n_u8(q, 4));
+            const int8_t *q8 = y[i].qs + 32 * ib;
+            isum += (ls - 32) * vaddvq_s32(vdotq_s32(vdotq_s32(vdupq_n_s32(0), lo, vld1q_s8(q8)), hi, vld1q_s8(q8 + 16)));
+        }
+        acc += h2f(x[i].d) * y[i].d * isum;
+    }
+    *s = acc;
+}
+
 void r1_quant_install_neon(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_neon;
     t[R1_TYPE_F16].vec_dot = vec_dot_f16_neon;
@@ -199,4 +363,11 @@ void r1_quant_install_neon(r1_type_traits *t) {
     t[R1_TYPE_IQ4_NL].vec_dot = vec_dot_iq4_nl_neon;
     t[R1_TYPE_Q4_K].vec_dot = vec_dot_q4_K_neon;
     t[R1_TYPE_Q6_K].vec_dot = vec_dot_q6_K_neon;
+    t[R1_TYPE_Q4_1].vec_dot = vec_dot_q4_1_neon;
+    t[R1_TYPE_Q5_0].vec_dot = vec_dot_q5_0_neon;
+    t[R1_TYPE_Q5_1].vec_dot = vec_dot_q5_1_neon;
+    t[R1_TYPE_Q2_K].vec_dot = vec_dot_q2_K_neon;
+    t[R1_TYPE_Q3_K].vec_dot = vec_dot_q3_K_neon;
+    t[R1_TYPE_Q5_K].vec_dot = vec_dot_q5_K_neon;
+    t[R1_TYPE_IQ4_XS].vec_dot = vec_dot_iq4_xs_neon;
 }
