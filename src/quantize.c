@@ -6,8 +6,8 @@
  * visited in llama.cpp's order: names sorted lexicographically), so that every error
  * (unknown type, a row the target cannot hold, quantized input without
  * allow_requantize) is reported before anything is written. Tensors whose type does not
- * change are referenced from the input map; the others are registered with
- * gguf_add_tensor_lazy and produced at write time, row-parallel over n_threads pthreads:
+ * change are copied from the input map at write time; the others are produced at write
+ * time (gguf_add_tensor_lazy), row-parallel over n_threads pthreads:
  * each thread dequantizes its rows to a float buffer (one row) and quantizes them into
  * the writer's buffer. The writer writes to a temp file and renames it when complete.
  */
@@ -57,9 +57,16 @@ static void progress_line(const qjob *j) {
     fflush(stderr);
 }
 
-/* gguf_produce_fn: quantizes job->t into dst (nbytes = output size). */
+/* gguf_produce_fn: quantizes job->t into dst (nbytes = output size); a tensor whose type
+ * does not change is copied. */
 static r1_status produce_tensor(void *user, void *dst, size_t nbytes, r1_error *err) {
     const qjob *j = user;
+    if (j->out == j->t->type) {
+        if (nbytes != j->t->nbytes) return r1_set_error(err, R1_ERR_INTERNAL, "%s: size mismatch", j->t->name);
+        memcpy(dst, j->t->data, nbytes);
+        if (j->progress) progress_line(j);
+        return R1_OK;
+    }
     const int64_t rows = j->t->ne[1] * j->t->ne[2] * j->t->ne[3];
     if (nbytes != r1_row_size(j->out, j->t->ne[0]) * (size_t)rows)
         return r1_set_error(err, R1_ERR_INTERNAL, "%s: output size mismatch", j->t->name);
@@ -187,11 +194,7 @@ r1_status r1_quantize_file(const char *in_path, const char *out_path, const r1_q
         if (p->verbose)
             fprintf(stderr, "  %-40s [%lld x %lld x %lld] %-6s -> %s\n", t->name, (long long)t->ne[0],
                     (long long)t->ne[1], (long long)(t->ne[2] * t->ne[3]), r1_type_name(t->type), r1_type_name(j->out));
-        if (j->out == t->type) {
-            st = gguf_add_tensor(w, t->name, t->type, t->n_dims, t->ne, t->data, t->nbytes, err);
-            if (st == R1_OK && p->progress) progress_line(j);
-        } else
-            st = gguf_add_tensor_lazy(w, t->name, j->out, t->n_dims, t->ne, nbytes, produce_tensor, j, err);
+        st = gguf_add_tensor_lazy(w, t->name, j->out, t->n_dims, t->ne, nbytes, produce_tensor, j, err);
         if (st != R1_OK) goto done;
     }
     st = gguf_writer_write(w, out_path, err);
