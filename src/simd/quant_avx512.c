@@ -141,6 +141,43 @@ static void vec_dot_q4_K_avx512(int n, float *s, const void *vx, const void *vy)
     *s = acc;
 }
 
+/* Q6_K: unsigned 6-bit q (0..63) with dpbusd over 64 values at a time; the -32 offset
+ * is folded in once per block as 32 * sum_j sc_j * bsums_j. */
+static void vec_dot_q6_K_avx512(int n, float *s, const void *vx, const void *vy) {
+    const block_q6_K *x = vx;
+    const block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
+    const __m128i idx0 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m128i idx1 = _mm_add_epi8(idx0, _mm_set1_epi8(4));
+    float acc = 0;
+    for (int i = 0; i < n / QK_K; i++) {
+        prefetch(x + i + 2, sizeof *x);
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *q8 = y[i].qs, *sc = x[i].scales;
+        __m512i isum = _mm512_setzero_si512();
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32, q8 += 128, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+            __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+            __m128i scv = _mm_loadl_epi64((const __m128i *)sc);
+            __m512i s01 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scv, idx0));
+            __m512i s23 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scv, idx1));
+            __m512i pa = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1),
+                                             _mm512_loadu_si512((const void *)q8));
+            __m512i pb = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_inserti64x4(_mm512_castsi256_si512(q2), q3, 1),
+                                             _mm512_loadu_si512((const void *)(q8 + 64)));
+            isum = _mm512_add_epi32(isum, _mm512_add_epi32(_mm512_mullo_epi32(pa, s01), _mm512_mullo_epi32(pb, s23)));
+        }
+        int bias = 0;
+        for (int j = 0; j < 16; j++) bias += x[i].scales[j] * y[i].bsums[j];
+        acc += h2f(x[i].d) * y[i].d * (_mm512_reduce_add_epi32(isum) - 32 * bias);
+    }
+    *s = acc;
+}
+
 void r1_quant_install_avx512(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx512;
     t[R1_TYPE_F16].vec_dot = vec_dot_f16_avx512;
@@ -148,4 +185,5 @@ void r1_quant_install_avx512(r1_type_traits *t) {
     t[R1_TYPE_Q8_0].vec_dot = vec_dot_q8_0_avx512;
     t[R1_TYPE_Q4_0].vec_dot = vec_dot_q4_0_avx512;
     t[R1_TYPE_Q4_K].vec_dot = vec_dot_q4_K_avx512;
+    t[R1_TYPE_Q6_K].vec_dot = vec_dot_q6_K_avx512;
 }
