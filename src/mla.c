@@ -284,18 +284,7 @@ MLA_SIMD static void accum_block(float *o, int H, int R, const float *p, int ld,
     }
 }
 
-/* y[i] += a * x[i], i < n. */
-MLA_SIMD static void axpy(float *restrict y, float a, const float *restrict x, int n) {
-    int i = 0;
-    for (; i + 8 <= n; i += 8) STORE8(y + i, LOAD8(y + i) + a * LOAD8(x + i));
-    for (; i < n; i++) y[i] += a * x[i];
-}
 
-static inline float dot_f32(const float *a, const float *b, int n) {
-    float s;
-    r1_type_get_traits(R1_TYPE_F32)->vec_dot(n, &s, a, b);
-    return s;
-}
 
 /* W_uk of head h. dot orientation (split layout): R rows of Dn → q_lat = mul(W, q_nope);
  * transposed orientation (kv_b layout): Dn rows of R → q_lat = mul_t(W, q_nope). */
@@ -310,13 +299,6 @@ static r1_wmat head_uv(const r1_mla_weights *w, const r1_mla_config *c, int h) {
     return r1_wmat_rows(&w->wkv_b, (int64_t)h * (c->qk_nope + c->v_head) + c->qk_nope, c->v_head);
 }
 
-/* Cache row j as floats: the row itself (F32) or converted into tmp. */
-static const float *cache_row(const r1_mla_cache *cache, size_t rb, int W, int j, float *tmp) {
-    const char *row = (const char *)cache->data + (size_t)j * rb;
-    if (cache->type == R1_TYPE_F32) return (const float *)row;
-    r1_type_get_traits(cache->type)->to_float(row, tmp, W);
-    return tmp;
-}
 
 /* ---- attention forms ----------------------------------------------------------------------- */
 enum { KV_BLOCK = 32 };   /* cache rows per block: 32 × (R+Dr) floats stay in L2 */
@@ -395,37 +377,42 @@ static r1_status attend_absorbed(const r1_mla *m, const r1_mla_weights *w, const
     return st;
 }
 
-/* Expanded: per head, k_nope and v for all L cached tokens, then ordinary attention. */
+/* Expanded: per head, k = [W_uk c | k_rope] and v = W_uv c for all L = pos0+n_tok cached
+ * tokens, then ordinary causal attention with the same block kernels (tokens play the
+ * role of heads): S = scale·Q·Kᵀ, causal softmax per row, O = P·V. */
 static r1_status attend_expanded(const r1_mla *m, const r1_mla_weights *w, const r1_mla_cache *cache,
                                  const float *q, int n_tok, int pos0, float *vout, r1_error *err) {
     const r1_mla_config *c = &m->c;
     const int H = c->n_head, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head, R = c->kv_lora_rank;
     const int W = R + Dr, Dq = Dn + Dr, L = pos0 + n_tok;
-    const size_t rb = r1_mla_cache_row_bytes(c, cache->type);
-    float *cf = malloc(sizeof(float) * ((size_t)L * W + (size_t)L * Dn + (size_t)L * Dv + L));
+    float *cf = malloc(sizeof(float) * ((size_t)L * W + (size_t)L * Dq + (size_t)L * Dv + (size_t)n_tok * Dq +
+                                        (size_t)n_tok * L + (size_t)n_tok * Dv));
     if (!cf) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (expanded, %d keys)", L);
-    float *kn = cf + (size_t)L * W, *v = kn + (size_t)L * Dn, *sc = v + (size_t)L * Dv;
-    for (int j = 0; j < L; j++) {
-        const float *row = cache_row(cache, rb, W, j, cf + (size_t)j * W);
-        if (row != cf + (size_t)j * W) memcpy(cf + (size_t)j * W, row, sizeof(float) * W);
-    }
+    float *kh = cf + (size_t)L * W;          /* [L][Dq]     */
+    float *vh = kh + (size_t)L * Dq;         /* [L][Dv]     */
+    float *qh = vh + (size_t)L * Dv;         /* [n_tok][Dq] */
+    float *sc = qh + (size_t)n_tok * Dq;     /* [n_tok][L]  */
+    float *oh = sc + (size_t)n_tok * L;      /* [n_tok][Dv] */
+    if (cache->type == R1_TYPE_F32) memcpy(cf, cache->data, sizeof(float) * (size_t)L * W);
+    else r1_type_get_traits(cache->type)->to_float(cache->data, cf, (int64_t)L * W);
     r1_status st = R1_OK;
     for (int h = 0; h < H && !st; h++) {
         r1_wmat uk = head_uk(w, c, h), uv = head_uv(w, c, h);
-        if (w->layout == R1_MLA_LAYOUT_SPLIT) st = r1_wmat_mul_t(&uk, L, cf, W, kn, Dn, err);
-        else st = r1_wmat_mul(&uk, L, cf, W, kn, Dn, err);
-        if (!st) st = r1_wmat_mul(&uv, L, cf, W, v, Dv, err);
-        for (int t = 0; t < n_tok && !st; t++) {
+        if (w->layout == R1_MLA_LAYOUT_SPLIT) st = r1_wmat_mul_t(&uk, L, cf, W, kh, Dq, err);
+        else st = r1_wmat_mul(&uk, L, cf, W, kh, Dq, err);
+        if (!st) st = r1_wmat_mul(&uv, L, cf, W, vh, Dv, err);
+        if (st) break;
+        for (int j = 0; j < L; j++) memcpy(kh + (size_t)j * Dq + Dn, cf + (size_t)j * W + R, sizeof(float) * Dr);
+        for (int t = 0; t < n_tok; t++) memcpy(qh + (size_t)t * Dq, q + ((size_t)t * H + h) * Dq, sizeof(float) * Dq);
+        scores_block(qh, n_tok, kh, L, Dq, m->kq_scale, sc, L);
+        for (int t = 0; t < n_tok; t++) {   /* causal: token t sees keys 0..pos0+t */
             const int n = pos0 + t + 1;
-            const float *qh = q + ((size_t)t * H + h) * Dq;
-            for (int j = 0; j < n; j++)
-                sc[j] = (dot_f32(qh, kn + (size_t)j * Dn, Dn) + dot_f32(qh + Dn, cf + (size_t)j * W + R, Dr)) *
-                        m->kq_scale;
-            softmax(sc, n);
-            float *o = vout + ((size_t)t * H + h) * Dv;
-            memset(o, 0, sizeof(float) * Dv);
-            for (int j = 0; j < n; j++) axpy(o, sc[j], v + (size_t)j * Dv, Dv);
+            softmax(sc + (size_t)t * L, n);
+            memset(sc + (size_t)t * L + n, 0, sizeof(float) * (size_t)(L - n));
         }
+        memset(oh, 0, sizeof(float) * (size_t)n_tok * Dv);
+        accum_block(oh, n_tok, Dv, sc, L, vh, L, Dv);
+        for (int t = 0; t < n_tok; t++) memcpy(vout + ((size_t)t * H + h) * Dv, oh + (size_t)t * Dv, sizeof(float) * Dv);
     }
     free(cf);
     return st;

@@ -67,10 +67,16 @@ r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
     void *owned;
     const char *xq = convert_rows(w, n_tok, x, ldx, &ld, &owned);
     if (!xq) return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
-    const char *row = w->data;
-    for (int64_t r = 0; r < w->n_rows; r++, row += w->row_bytes)
-        for (int t = 0; t < n_tok; t++)
-            tr->vec_dot((int)w->n_cols, &y[(size_t)t * ldy + (size_t)r], row, xq + (size_t)t * ld);
+    /* tokens in blocks whose activations stay in L2 (~64 KiB); all rows per block. A
+     * single token (decode) or a small batch reads every weight row exactly once. */
+    const int tb = (int)R1_MAX(1, R1_MIN((size_t)n_tok, (size_t)65536 / ld));
+    for (int t0 = 0; t0 < n_tok; t0 += tb) {
+        const int t1 = R1_MIN(n_tok, t0 + tb);
+        const char *row = w->data;
+        for (int64_t r = 0; r < w->n_rows; r++, row += w->row_bytes)
+            for (int t = t0; t < t1; t++)
+                tr->vec_dot((int)w->n_cols, &y[(size_t)t * ldy + (size_t)r], row, xq + (size_t)t * ld);
+    }
     free(owned);
     return R1_OK;
 }
