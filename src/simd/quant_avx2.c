@@ -71,6 +71,7 @@ static inline __m256 load_bf16x8(const uint16_t *p) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                          \
         int i = 0;                                                                           \
         for (; i + 32 <= n; i += 32) {                                                       \
+            _mm_prefetch((const char *)(x + i + 512), _MM_HINT_T0);                          \
             a0 = _mm256_fmadd_ps(load(x + i), _mm256_loadu_ps(y + i), a0);                   \
             a1 = _mm256_fmadd_ps(load(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);           \
             a2 = _mm256_fmadd_ps(load(x + i + 16), _mm256_loadu_ps(y + i + 16), a2);         \
@@ -162,7 +163,7 @@ static void vec_dot_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q8_0 *x = vx, *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 512, 1);
+        prefetch((const char *)(x + i) + 2048, 1);
         __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
         __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
@@ -174,7 +175,7 @@ static void vec_dot_q4_0_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 512, 1);
+        prefetch((const char *)(x + i) + 2048, 1);
         __m256i q = _mm256_sub_epi8(load_nibbles32(x[i].qs), _mm256_set1_epi8(8));
         __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
         __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
@@ -188,7 +189,7 @@ static void vec_dot_q4_1_avx2(int n, float *s, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     float summ = 0;
     for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 512, 1);
+        prefetch((const char *)(x + i) + 2048, 1);
         __m256i p = dot_u8i8(load_nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
         __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
         acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
@@ -213,7 +214,7 @@ static void vec_dot_q5_0_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q8_0 *y = vy;
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 512, 1);
+        prefetch((const char *)(x + i) + 2048, 1);
         __m256i hi = _mm256_and_si256(bits_to_bytes(qh32(x[i].qh)), _mm256_set1_epi8(0x10));
         __m256i q = _mm256_sub_epi8(_mm256_or_si256(load_nibbles32(x[i].qs), hi), _mm256_set1_epi8(16));
         __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
@@ -228,7 +229,7 @@ static void vec_dot_q5_1_avx2(int n, float *s, const void *vx, const void *vy) {
     __m256 acc = _mm256_setzero_ps();
     float summ = 0;
     for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 512, 1);
+        prefetch((const char *)(x + i) + 2048, 1);
         __m256i hi = _mm256_and_si256(bits_to_bytes(qh32(x[i].qh)), _mm256_set1_epi8(0x10));
         __m256i p = dot_u8i8(_mm256_or_si256(load_nibbles32(x[i].qs), hi), _mm256_loadu_si256((const __m256i *)y[i].qs));
         __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
@@ -243,7 +244,7 @@ static void vec_dot_iq4_nl_avx2(int n, float *s, const void *vx, const void *vy)
     const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)r1_kvalues_iq4nl));
     __m256 acc = _mm256_setzero_ps();
     for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 512, 1);
+        prefetch((const char *)(x + i) + 2048, 1);
         __m256i q = _mm256_shuffle_epi8(lut, load_nibbles32(x[i].qs));
         __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
         __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
@@ -260,7 +261,7 @@ static void vec_dot_q4_K_avx2(int n, float *s, const void *vx, const void *vy) {
     const __m256i m4 = _mm256_set1_epi8(0xF);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
         for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
         __m256i isum = _mm256_setzero_si256();
@@ -285,7 +286,7 @@ static void vec_dot_q6_K_avx2(int n, float *s, const void *vx, const void *vy) {
     const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
         const int8_t *q8 = y[i].qs, *sc = x[i].scales;
         __m256i isum = _mm256_setzero_si256();
@@ -323,7 +324,7 @@ static void vec_dot_q2_K_avx2(int n, float *s, const void *vx, const void *vy) {
     const __m256i m3 = _mm256_set1_epi8(3);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         __m256i isum = _mm256_setzero_si256();
         const uint8_t *sc = x[i].scales;
         for (int h = 0; h < 2; h++) {
@@ -347,7 +348,7 @@ static void vec_dot_q3_K_avx2(int n, float *s, const void *vx, const void *vy) {
     const __m256i m3 = _mm256_set1_epi8(3);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         int8_t sc[16];
         r1_q3k_scales(x[i].scales, sc);
         __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
@@ -375,7 +376,7 @@ static void vec_dot_q5_K_avx2(int n, float *s, const void *vx, const void *vy) {
     const __m256i m4 = _mm256_set1_epi8(0xF), b4 = _mm256_set1_epi8(0x10);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
         for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
         __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
@@ -404,7 +405,7 @@ static void vec_dot_iq4_xs_avx2(int n, float *s, const void *vx, const void *vy)
     const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)r1_kvalues_iq4nl));
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         __m256i isum = _mm256_setzero_si256();
         for (int ib = 0; ib < 8; ib++) {
             int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xF) | (((x[i].scales_h >> 2 * ib) & 3) << 4);

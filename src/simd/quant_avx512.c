@@ -27,6 +27,8 @@ static inline __m512 load_bf16x16(const uint16_t *p) {
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                          \
         int i = 0;                                                                           \
         for (; i + 64 <= n; i += 64) {                                                       \
+            _mm_prefetch((const char *)(x + i + 512), _MM_HINT_T0);                          \
+            _mm_prefetch((const char *)(x + i + 512) + 64, _MM_HINT_T0);                     \
             a0 = _mm512_fmadd_ps(load(x + i), _mm512_loadu_ps(y + i), a0);                   \
             a1 = _mm512_fmadd_ps(load(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);         \
             a2 = _mm512_fmadd_ps(load(x + i + 32), _mm512_loadu_ps(y + i + 32), a2);         \
@@ -67,7 +69,7 @@ static void vec_dot_q8_0_avx512(int n, float *s, const void *vx, const void *vy)
     __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
     int i = 0;
     for (; i + 2 <= nb; i += 2) {
-        prefetch((const char *)(x + i) + 512, 64);
+        prefetch((const char *)(x + i) + 2048, 64);
         __m256i x0 = _mm256_loadu_si256((const __m256i *)x[i].qs), x1 = _mm256_loadu_si256((const __m256i *)x[i + 1].qs);
         __m256i p0 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_abs_epi8(x0),
                                          _mm256_sign_epi8(_mm256_loadu_si256((const __m256i *)y[i].qs), x0));
@@ -95,7 +97,7 @@ static void vec_dot_q4_0_avx512(int n, float *s, const void *vx, const void *vy)
     __m512 acc = _mm512_setzero_ps();
     int i = 0;
     for (; i + 2 <= nb; i += 2) {
-        prefetch((const char *)(x + i) + 512, 64);
+        prefetch((const char *)(x + i) + 2048, 64);
         /* (q-8)·y = q·y - 8·sum(y): unsigned q with dpbusd, the bias with a second dpbusd */
         __m512i yv = load2x32(y[i].qs, y[i + 1].qs);
         __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), nibbles2x32(x[i].qs, x[i + 1].qs), yv);
@@ -120,7 +122,7 @@ static void vec_dot_q4_K_avx512(int n, float *s, const void *vx, const void *vy)
     const __m512i m4 = _mm512_set1_epi8(0xF);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
         for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
         __m512i isum = _mm512_setzero_si512();
@@ -151,7 +153,7 @@ static void vec_dot_q6_K_avx512(int n, float *s, const void *vx, const void *vy)
     const __m128i idx1 = _mm_add_epi8(idx0, _mm_set1_epi8(4));
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
         const int8_t *q8 = y[i].qs, *sc = x[i].scales;
         __m512i isum = _mm512_setzero_si512();

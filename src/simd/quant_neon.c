@@ -93,7 +93,7 @@ static void vec_dot_q8_0_neon(int n, float *s, const void *vx, const void *vy) {
     const block_q8_0 *x = vx, *y = vy;
     float32x4_t acc = vdupq_n_f32(0);
     for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 512, 1);
+        prefetch((const char *)(x + i) + 2048, 1);
         int32x4_t p = vdotq_s32(vdupq_n_s32(0), vld1q_s8(x[i].qs), vld1q_s8(y[i].qs));
         p = vdotq_s32(p, vld1q_s8(x[i].qs + 16), vld1q_s8(y[i].qs + 16));
         acc = vmlaq_n_f32(acc, vcvtq_f32_s32(p), h2f(x[i].d) * h2f(y[i].d));
@@ -106,7 +106,7 @@ static void vec_dot_q4_0_neon(int n, float *s, const void *vx, const void *vy) {
     const int8x16_t eight = vdupq_n_s8(8);
     float32x4_t acc = vdupq_n_f32(0);
     for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 512, 1);
+        prefetch((const char *)(x + i) + 2048, 1);
         uint8x16_t q = vld1q_u8(x[i].qs);
         int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0xF))), eight);
         int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
@@ -180,7 +180,7 @@ static void vec_dot_iq4_nl_neon(int n, float *s, const void *vx, const void *vy)
     const int8x16_t lut = vld1q_s8(r1_kvalues_iq4nl);
     float32x4_t acc = vdupq_n_f32(0);
     for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 512, 1);
+        prefetch((const char *)(x + i) + 2048, 1);
         uint8x16_t q = vld1q_u8(x[i].qs);
         int8x16_t lo = vqtbl1q_s8(lut, vandq_u8(q, vdupq_n_u8(0xF))), hi = vqtbl1q_s8(lut, vshrq_n_u8(q, 4));
         int32x4_t p = vdotq_s32(vdotq_s32(vdupq_n_s32(0), lo, vld1q_s8(y[i].qs)), hi, vld1q_s8(y[i].qs + 16));
@@ -196,7 +196,7 @@ static void vec_dot_q4_K_neon(int n, float *s, const void *vx, const void *vy) {
     const uint8x16_t m4 = vdupq_n_u8(0xF);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
         for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
         int isum = 0;
@@ -223,7 +223,7 @@ static void vec_dot_q6_K_neon(int n, float *s, const void *vx, const void *vy) {
     const int8x16_t off = vdupq_n_s8(32);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
         const int8_t *q8 = y[i].qs, *sc = x[i].scales;
         int isum = 0;
@@ -255,7 +255,7 @@ static void vec_dot_q2_K_neon(int n, float *s, const void *vx, const void *vy) {
     const uint8x16_t m3 = vdupq_n_u8(3);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         const uint8_t *sc = x[i].scales;
         int isum = 0;
         for (int h = 0; h < 2; h++) {
@@ -280,7 +280,7 @@ static void vec_dot_q3_K_neon(int n, float *s, const void *vx, const void *vy) {
     const uint8x16_t m3 = vdupq_n_u8(3);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         int8_t sc[16];
         r1_q3k_scales(x[i].scales, sc);
         uint8x16_t hm0 = vld1q_u8(x[i].hmask), hm1 = vld1q_u8(x[i].hmask + 16);
@@ -308,7 +308,7 @@ static void vec_dot_q5_K_neon(int n, float *s, const void *vx, const void *vy) {
     const uint8x16_t m4 = vdupq_n_u8(0xF), b4 = vdupq_n_u8(0x10);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
         for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
         uint8x16_t h0 = vld1q_u8(x[i].qh), h1 = vld1q_u8(x[i].qh + 16);
@@ -338,7 +338,7 @@ static void vec_dot_iq4_xs_neon(int n, float *s, const void *vx, const void *vy)
     const int8x16_t lut = vld1q_s8(r1_kvalues_iq4nl);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 2, sizeof *x);
+        prefetch(x + i + 8, sizeof *x);
         int isum = 0;
         for (int ib = 0; ib < 8; ib++) {
             int ls = ((x[i].scales_l[ib / 2] >> 4 * (ib % 2)) & 0xF) | (((x[i].scales_h >> 2 * ib) & 3) << 4);
