@@ -74,13 +74,32 @@ static inline void r1_get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint
     }
 }
 
-/* Q3_K: the 16 6-bit scales (biased by 32, returned signed) from the 12-byte array. */
-static inline void r1_q3k_scales(const uint8_t *packed, int8_t out[16]) {
-    for (int j = 0; j < 16; j++) {
-        int lo = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
-        int hi = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
-        out[j] = (int8_t)((lo | (hi << 4)) - 32);
-    }
+/* Q4_K/Q5_K: all 8 scales and 8 mins at once (same values as r1_get_scale_min_k4),
+ * with 32-bit word operations on the little-endian packed bytes. */
+static inline void r1_q4k_scales_mins(const uint8_t q[12], uint8_t sc[8], uint8_t mn[8]) {
+    uint32_t u[3], o[4];
+    memcpy(u, q, 12);
+    o[0] = u[0] & 0x3f3f3f3f;                                                  /* sc 0..3 */
+    o[1] = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);            /* sc 4..7 */
+    o[2] = u[1] & 0x3f3f3f3f;                                                  /* mn 0..3 */
+    o[3] = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);     /* mn 4..7 */
+    memcpy(sc, o, 8);
+    memcpy(mn, o + 2, 8);
+}
+
+/* Q3_K: the 16 6-bit scales (biased by 32, returned signed) from the 12-byte array:
+ * low nibbles of bytes 0..7 are scales 0..7, high nibbles scales 8..15; byte 8 + j%4
+ * holds the top 2 bits of scale j at bit 2*(j/4). Word operations, little-endian. */
+static inline void r1_q3k_scales(const uint8_t packed[12], int8_t out[16]) {
+    uint32_t a[3], o[4];
+    memcpy(a, packed, 12);
+    o[0] = (a[0] & 0x0f0f0f0f) | (((a[2] >> 0) & 0x03030303) << 4);
+    o[1] = (a[1] & 0x0f0f0f0f) | (((a[2] >> 2) & 0x03030303) << 4);
+    o[2] = ((a[0] >> 4) & 0x0f0f0f0f) | (((a[2] >> 4) & 0x03030303) << 4);
+    o[3] = ((a[1] >> 4) & 0x0f0f0f0f) | (((a[2] >> 6) & 0x03030303) << 4);
+    uint8_t b[16];
+    memcpy(b, o, 16);
+    for (int j = 0; j < 16; j++) out[j] = (int8_t)(b[j] - 32);
 }
 
 /* Round to nearest (ties to even) for |x| < 2^22, as ggml's nearest_int. */

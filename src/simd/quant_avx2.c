@@ -263,7 +263,7 @@ static void vec_dot_q4_K_avx2(int n, float *s, const void *vx, const void *vy) {
     for (int i = 0; i < n / QK_K; i++) {
         prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        r1_q4k_scales_mins(x[i].scales, sc, mn);
         __m256i isum = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
@@ -378,7 +378,7 @@ static void vec_dot_q5_K_avx2(int n, float *s, const void *vx, const void *vy) {
     for (int i = 0; i < n / QK_K; i++) {
         prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        r1_q4k_scales_mins(x[i].scales, sc, mn);
         __m256i qh = _mm256_loadu_si256((const __m256i *)x[i].qh);
         __m256i isum = _mm256_setzero_si256();
         for (int p = 0; p < 4; p++) {
@@ -457,7 +457,7 @@ static void gemm_q4_K_avx2(int n, int nr, int nc, const void *w, size_t ws, cons
             for (int k = 0; k < 4; k++) y[k] = ROW(a, c + k, as);
             for (int i = 0; i < nb; i++) {
                 uint8_t sc[8], mn[8];
-                for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+                r1_q4k_scales_mins(x[i].scales, sc, mn);
                 __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
                                    _mm256_setzero_si256()};
                 for (int p = 0; p < 4; p++) {

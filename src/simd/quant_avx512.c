@@ -124,7 +124,7 @@ static void vec_dot_q4_K_avx512(int n, float *s, const void *vx, const void *vy)
     for (int i = 0; i < n / QK_K; i++) {
         prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        r1_q4k_scales_mins(x[i].scales, sc, mn);
         __m512i isum = _mm512_setzero_si512();
         for (int p = 0; p < 4; p++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));

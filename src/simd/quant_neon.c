@@ -198,7 +198,7 @@ static void vec_dot_q4_K_neon(int n, float *s, const void *vx, const void *vy) {
     for (int i = 0; i < n / QK_K; i++) {
         prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        r1_q4k_scales_mins(x[i].scales, sc, mn);
         int isum = 0;
         for (int p = 0; p < 4; p++) {
             const uint8_t *q = x[i].qs + 32 * p;
@@ -310,7 +310,7 @@ static void vec_dot_q5_K_neon(int n, float *s, const void *vx, const void *vy) {
     for (int i = 0; i < n / QK_K; i++) {
         prefetch(x + i + 8, sizeof *x);
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) r1_get_scale_min_k4(j, x[i].scales, &sc[j], &mn[j]);
+        r1_q4k_scales_mins(x[i].scales, sc, mn);
         uint8x16_t h0 = vld1q_u8(x[i].qh), h1 = vld1q_u8(x[i].qh + 16);
         int isum = 0;
         for (int p = 0; p < 4; p++) {

@@ -11,6 +11,7 @@
  * Bit-exactness against llama.cpp itself is tests/integration/quant_oracle.sh.
  */
 #include "quant.h"
+#include "quant_impl.h"
 #include "test.h"
 #include <stdint.h>
 #include <stdlib.h>
@@ -189,6 +190,26 @@ static void test_half_conversions(void) {
     CHECK(r1_fp32_to_bf16(1.0f + 1.0f / 256) == 0x3f80, "unexpected");
 }
 
+/* The word-operation scale unpackers used by the kernels vs the per-scale definitions. */
+static void test_scale_unpack(void) {
+    for (int trial = 0; trial < 2000; trial++) {
+        uint8_t q[12], sc[8], mn[8];
+        for (int k = 0; k < 12; k++) q[k] = (uint8_t)(urand() * 256);
+        r1_q4k_scales_mins(q, sc, mn);
+        for (int j = 0; j < 8; j++) {
+            uint8_t d, m;
+            r1_get_scale_min_k4(j, q, &d, &m);
+            CHECK(sc[j] == d && mn[j] == m, "q4_K scale %d", j);
+        }
+        int8_t s3[16];
+        r1_q3k_scales(q, s3);
+        for (int j = 0; j < 16; j++) {
+            int lo = j < 8 ? q[j] & 0xF : q[j - 8] >> 4, hi = (q[8 + j % 4] >> (2 * (j / 4))) & 3;
+            CHECK(s3[j] == (lo | hi << 4) - 32, "q3_K scale %d", j);
+        }
+    }
+}
+
 static void test_traits(void) {
     CHECK(r1_type_get_traits((r1_type)99) == NULL, "unexpected");
     CHECK(r1_type_get_traits(R1_TYPE_IQ2_XXS) == NULL, "unexpected");          /* not supported */
@@ -218,6 +239,7 @@ static void test_traits(void) {
 
 int main(void) {
     RUN(test_traits);
+    RUN(test_scale_unpack);
     RUN(test_half_conversions);
     RUN(test_roundtrip_rmse);
     RUN(test_activation_quantizers);
