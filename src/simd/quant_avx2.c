@@ -341,31 +341,36 @@ static void vec_dot_q2_K_avx2(int n, float *s, const void *vx, const void *vy) {
     }
     *s = acc;
 }
-/* Q3_K: as Q2_K, minus 4 where the hmask bit (h*4 + k) is clear. */
+/* Q3_K: q + 4 = 2 low bits | (hmask bit 4h+k) << 2 is unsigned (0..7), so each pair of
+ * groups is one maddubs; the -4 offset is folded in per block as 4 * sum_j sc_j * bsums_j.
+ */
 static void vec_dot_q3_K_avx2(int n, float *s, const void *vx, const void *vy) {
     const block_q3_K *x = vx;
     const block_q8_K *y = vy;
-    const __m256i m3 = _mm256_set1_epi8(3);
+    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
     float acc = 0;
     for (int i = 0; i < n / QK_K; i++) {
         prefetch(x + i + 8, sizeof *x);
         int8_t sc[16];
         r1_q3k_scales(x[i].scales, sc);
+        const __m128i sc8 = _mm_loadu_si128((const __m128i *)sc);
+        /* bias: sum_j sc_j * bsums_j (int16 x int16 -> int32 pairs) */
+        __m256i bs = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc8), _mm256_loadu_si256((const __m256i *)y[i].bsums));
         __m256i hm = _mm256_loadu_si256((const __m256i *)x[i].hmask);
         __m256i isum = _mm256_setzero_si256();
         for (int h = 0; h < 2; h++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * h));
             for (int k = 0; k < 4; k++) {
+                int g = 8 * h + 2 * k;                                   /* groups g, g+1 */
                 __m256i bit = _mm256_set1_epi8((char)(1 << (4 * h + k)));
-                __m256i clear = _mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), _mm256_setzero_si256());
-                __m256i four = _mm256_and_si256(clear, _mm256_set1_epi8(4));
-                __m256i v = _mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3);
-                __m256i yv = _mm256_loadu_si256((const __m256i *)(y[i].qs + 128 * h + 32 * k));
-                __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(v, yv), _mm256_maddubs_epi16(four, yv));
-                isum = _mm256_add_epi32(isum, scale2_i16(p, sc[8 * h + 2 * k], sc[8 * h + 2 * k + 1]));
+                __m256i hi4 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, bit), bit), four);
+                __m256i v = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * k), m3), hi4);
+                __m256i p = _mm256_maddubs_epi16(v, _mm256_loadu_si256((const __m256i *)(y[i].qs + 16 * g)));
+                __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[g + 1]), _mm_set1_epi16(sc[g]));
+                isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scv));
             }
         }
-        acc += h2f(x[i].d) * y[i].d * hsum_i32(isum);
+        acc += h2f(x[i].d) * y[i].d * (hsum_i32(isum) - 4 * hsum_i32(bs));
     }
     *s = acc;
 }
