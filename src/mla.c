@@ -304,14 +304,14 @@ static r1_wmat head_uv(const r1_mla_weights *w, const r1_mla_config *c, int h) {
 enum { KV_BLOCK = 32 };   /* cache rows per block: 32 × (R+Dr) floats stay in L2 */
 
 /* o[h][0..R) = softmax_j(kq_scale * qabs[h] · row_j) weighted sum of row_j[0..R), rows
- * 0..n-1, every head h < H. One pass over the cache in blocks of KV_BLOCK rows with an
- * online softmax (running max m[h], running sum l[h]): each block is scored for all
- * heads, then accumulated while still in cache. F16 rows are converted once per block.
- * ws: H*KV_BLOCK + 2*H + KV_BLOCK*W floats. */
-static void latent_attention(const r1_mla *m, const r1_mla_cache *cache, const float *qabs, int n,
+ * 0..n-1, for H heads (qabs [H][W], o [H][R]). One pass over the cache in blocks of
+ * KV_BLOCK rows with an online softmax (running max mx[h], running sum l[h]): each block
+ * is scored for all H heads, then accumulated while still in cache. F16 rows are
+ * converted once per block. ws: H*KV_BLOCK + 2*H + KV_BLOCK*W floats. */
+static void latent_attention(const r1_mla *m, const r1_mla_cache *cache, const float *qabs, int H, int n,
                              float *o, float *ws) {
     const r1_mla_config *c = &m->c;
-    const int H = c->n_head, R = c->kv_lora_rank, W = R + c->qk_rope;
+    const int R = c->kv_lora_rank, W = R + c->qk_rope;
     const size_t rb = r1_mla_cache_row_bytes(c, cache->type);
     const r1_type_traits *ct = r1_type_get_traits(cache->type);
     float *sc = ws, *mx = sc + (size_t)H * KV_BLOCK, *l = mx + H, *blk = l + H;   /* sc [H][B], blk [B][W] */
@@ -345,76 +345,123 @@ static void latent_attention(const r1_mla *m, const r1_mla_cache *cache, const f
     }
 }
 
-/* Absorbed: q (n_tok × H(Dn+Dr), roped) → vout (n_tok × H·Dv). */
-static r1_status attend_absorbed(const r1_mla *m, const r1_mla_weights *w, const r1_mla_cache *cache,
-                                 const float *q, int n_tok, int pos0, float *vout, r1_error *err) {
-    const r1_mla_config *c = &m->c;
+/* Attention job: workers take contiguous head ranges; each has its own scratch. */
+typedef struct att_job {
+    const r1_mla *m;
+    const r1_mla_weights *w;
+    const r1_mla_cache *cache;
+    const float *q;        /* [n_tok][H][Dn+Dr], roped                      */
+    const float *cf;       /* expanded form: the L cache rows as floats      */
+    int n_tok, pos0;
+    float *vout;           /* [n_tok][H*Dv]                                  */
+    float *scratch;        /* per worker: per_worker floats                  */
+    size_t per_worker;
+    int *failed;           /* per worker: 1 if an allocation failed          */
+} att_job;
+
+/* Absorbed form for heads [h0, h1): q_lat = W_uk[h]^T q_nope, attention over the latent
+ * rows, v = W_uv[h] o_lat. Scratch: qabs [n_tok][Hw][W] | olat [n_tok][Hw][R] | ws. */
+static void absorbed_worker(void *arg, int i, int nw) {
+    const att_job *j = arg;
+    const r1_mla_config *c = &j->m->c;
     const int H = c->n_head, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head, R = c->kv_lora_rank;
-    const int W = R + Dr, Dq = Dn + Dr;
-    const size_t n_ws = (size_t)H * KV_BLOCK + 2 * (size_t)H + (size_t)KV_BLOCK * W;
-    float *qabs = malloc(sizeof(float) * ((size_t)n_tok * H * W + (size_t)n_tok * H * R + n_ws));
-    if (!qabs) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (absorbed, %d tokens)", n_tok);
-    float *olat = qabs + (size_t)n_tok * H * W;   /* [n_tok][H][R] */
-    float *ws = olat + (size_t)n_tok * H * R;
+    const int W = R + Dr, Dq = Dn + Dr, h0 = H * i / nw, h1 = H * (i + 1) / nw, Hw = h1 - h0;
+    if (Hw == 0) return;
+    float *qabs = j->scratch + j->per_worker * (size_t)i;
+    float *olat = qabs + (size_t)j->n_tok * Hw * W;
+    float *ws = olat + (size_t)j->n_tok * Hw * R;
     r1_status st = R1_OK;
-    /* q_lat = W_uk[h]^T q_nope[h]; qabs[t][h] = [q_lat | q_rope] */
-    for (int h = 0; h < H && !st; h++) {
-        r1_wmat uk = head_uk(w, c, h);
-        if (w->layout == R1_MLA_LAYOUT_SPLIT)
-            st = r1_wmat_mul(&uk, n_tok, q + (size_t)h * Dq, (size_t)H * Dq, qabs + (size_t)h * W, (size_t)H * W, err);
+    for (int h = h0; h < h1 && !st; h++) {
+        r1_wmat uk = head_uk(j->w, c, h);
+        const float *qn = j->q + (size_t)h * Dq;
+        float *qa = qabs + (size_t)(h - h0) * W;
+        if (j->w->layout == R1_MLA_LAYOUT_SPLIT)
+            st = r1_wmat_mul(&uk, j->n_tok, qn, (size_t)H * Dq, qa, (size_t)Hw * W, NULL, NULL);
         else
-            st = r1_wmat_mul_t(&uk, n_tok, q + (size_t)h * Dq, (size_t)H * Dq, qabs + (size_t)h * W, (size_t)H * W, err);
-        for (int t = 0; t < n_tok; t++)
-            memcpy(qabs + ((size_t)t * H + h) * W + R, q + ((size_t)t * H + h) * Dq + Dn, sizeof(float) * Dr);
+            st = r1_wmat_mul_t(&uk, j->n_tok, qn, (size_t)H * Dq, qa, (size_t)Hw * W, NULL, NULL);
+        for (int t = 0; t < j->n_tok; t++)
+            memcpy(qa + (size_t)t * Hw * W + R, qn + (size_t)t * H * Dq + Dn, sizeof(float) * Dr);
     }
-    for (int t = 0; t < n_tok && !st; t++)
-        latent_attention(m, cache, qabs + (size_t)t * H * W, pos0 + t + 1, olat + (size_t)t * H * R, ws);
-    for (int h = 0; h < H && !st; h++) {   /* v_out[h] = W_uv[h] o_lat[h] */
-        r1_wmat uv = head_uv(w, c, h);
-        st = r1_wmat_mul(&uv, n_tok, olat + (size_t)h * R, (size_t)H * R, vout + (size_t)h * Dv, (size_t)H * Dv, err);
+    for (int t = 0; t < j->n_tok && !st; t++)
+        latent_attention(j->m, j->cache, qabs + (size_t)t * Hw * W, Hw, j->pos0 + t + 1, olat + (size_t)t * Hw * R, ws);
+    for (int h = h0; h < h1 && !st; h++) {
+        r1_wmat uv = head_uv(j->w, c, h);
+        st = r1_wmat_mul(&uv, j->n_tok, olat + (size_t)(h - h0) * R, (size_t)Hw * R, j->vout + (size_t)h * Dv,
+                         (size_t)H * Dv, NULL, NULL);
     }
-    free(qabs);
-    return st;
+    if (st) j->failed[i] = 1;
 }
 
-/* Expanded: per head, k = [W_uk c | k_rope] and v = W_uv c for all L = pos0+n_tok cached
- * tokens, then ordinary causal attention with the same block kernels (tokens play the
- * role of heads): S = scale·Q·Kᵀ, causal softmax per row, O = P·V. */
-static r1_status attend_expanded(const r1_mla *m, const r1_mla_weights *w, const r1_mla_cache *cache,
-                                 const float *q, int n_tok, int pos0, float *vout, r1_error *err) {
-    const r1_mla_config *c = &m->c;
+/* Expanded form for heads [h0, h1): k = [W_uk c | k_rope], v = W_uv c for all L cached
+ * tokens, then causal attention with the block kernels (tokens in the role of heads):
+ * S = scale·Q·Kᵀ, softmax per row over keys 0..pos0+t, O = P·V.
+ * Scratch: kh [L][Dq] | vh [L][Dv] | qh [n_tok][Dq] | sc [n_tok][L] | oh [n_tok][Dv]. */
+static void expanded_worker(void *arg, int i, int nw) {
+    const att_job *j = arg;
+    const r1_mla_config *c = &j->m->c;
     const int H = c->n_head, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head, R = c->kv_lora_rank;
-    const int W = R + Dr, Dq = Dn + Dr, L = pos0 + n_tok;
-    float *cf = malloc(sizeof(float) * ((size_t)L * W + (size_t)L * Dq + (size_t)L * Dv + (size_t)n_tok * Dq +
-                                        (size_t)n_tok * L + (size_t)n_tok * Dv));
-    if (!cf) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (expanded, %d keys)", L);
-    float *kh = cf + (size_t)L * W;          /* [L][Dq]     */
-    float *vh = kh + (size_t)L * Dq;         /* [L][Dv]     */
-    float *qh = vh + (size_t)L * Dv;         /* [n_tok][Dq] */
-    float *sc = qh + (size_t)n_tok * Dq;     /* [n_tok][L]  */
-    float *oh = sc + (size_t)n_tok * L;      /* [n_tok][Dv] */
-    if (cache->type == R1_TYPE_F32) memcpy(cf, cache->data, sizeof(float) * (size_t)L * W);
-    else r1_type_get_traits(cache->type)->to_float(cache->data, cf, (int64_t)L * W);
+    const int W = R + Dr, Dq = Dn + Dr, n_tok = j->n_tok, L = j->pos0 + n_tok;
+    const int h0 = H * i / nw, h1 = H * (i + 1) / nw;
+    float *kh = j->scratch + j->per_worker * (size_t)i;
+    float *vh = kh + (size_t)L * Dq, *qh = vh + (size_t)L * Dv, *sc = qh + (size_t)n_tok * Dq;
+    float *oh = sc + (size_t)n_tok * L;
     r1_status st = R1_OK;
-    for (int h = 0; h < H && !st; h++) {
-        r1_wmat uk = head_uk(w, c, h), uv = head_uv(w, c, h);
-        if (w->layout == R1_MLA_LAYOUT_SPLIT) st = r1_wmat_mul_t(&uk, L, cf, W, kh, Dq, err);
-        else st = r1_wmat_mul(&uk, L, cf, W, kh, Dq, err);
-        if (!st) st = r1_wmat_mul(&uv, L, cf, W, vh, Dv, err);
+    for (int h = h0; h < h1 && !st; h++) {
+        r1_wmat uk = head_uk(j->w, c, h), uv = head_uv(j->w, c, h);
+        if (j->w->layout == R1_MLA_LAYOUT_SPLIT) st = r1_wmat_mul_t(&uk, L, j->cf, W, kh, Dq, NULL, NULL);
+        else st = r1_wmat_mul(&uk, L, j->cf, W, kh, Dq, NULL, NULL);
+        if (!st) st = r1_wmat_mul(&uv, L, j->cf, W, vh, Dv, NULL, NULL);
         if (st) break;
-        for (int j = 0; j < L; j++) memcpy(kh + (size_t)j * Dq + Dn, cf + (size_t)j * W + R, sizeof(float) * Dr);
-        for (int t = 0; t < n_tok; t++) memcpy(qh + (size_t)t * Dq, q + ((size_t)t * H + h) * Dq, sizeof(float) * Dq);
-        scores_block(qh, n_tok, kh, L, Dq, m->kq_scale, sc, L);
-        for (int t = 0; t < n_tok; t++) {   /* causal: token t sees keys 0..pos0+t */
-            const int n = pos0 + t + 1;
+        for (int k = 0; k < L; k++) memcpy(kh + (size_t)k * Dq + Dn, j->cf + (size_t)k * W + R, sizeof(float) * Dr);
+        for (int t = 0; t < n_tok; t++) memcpy(qh + (size_t)t * Dq, j->q + ((size_t)t * H + h) * Dq, sizeof(float) * Dq);
+        scores_block(qh, n_tok, kh, L, Dq, j->m->kq_scale, sc, L);
+        for (int t = 0; t < n_tok; t++) {
+            const int n = j->pos0 + t + 1;
             softmax(sc + (size_t)t * L, n);
             memset(sc + (size_t)t * L + n, 0, sizeof(float) * (size_t)(L - n));
         }
         memset(oh, 0, sizeof(float) * (size_t)n_tok * Dv);
         accum_block(oh, n_tok, Dv, sc, L, vh, L, Dv);
-        for (int t = 0; t < n_tok; t++) memcpy(vout + ((size_t)t * H + h) * Dv, oh + (size_t)t * Dv, sizeof(float) * Dv);
+        for (int t = 0; t < n_tok; t++)
+            memcpy(j->vout + ((size_t)t * H + h) * Dv, oh + (size_t)t * Dv, sizeof(float) * Dv);
     }
-    free(cf);
+    if (st) j->failed[i] = 1;
+}
+
+/* Runs the chosen form over par's workers: q (n_tok × H(Dn+Dr), roped) → vout (n_tok × H·Dv). */
+static r1_status attend(const r1_mla *m, const r1_mla_weights *w, const r1_mla_cache *cache, const float *q,
+                        int n_tok, int pos0, float *vout, bool expanded, const r1_par *par, r1_error *err) {
+    const r1_mla_config *c = &m->c;
+    const int H = c->n_head, Dq = c->qk_nope + c->qk_rope, Dv = c->v_head, R = c->kv_lora_rank;
+    const int W = R + c->qk_rope, L = pos0 + n_tok;
+    const int nw = par && par->n > 1 ? R1_MIN(par->n, H) : 1;
+    const int Hw = (H + nw - 1) / nw;   /* most heads one worker gets */
+    att_job j = {.m = m, .w = w, .cache = cache, .q = q, .n_tok = n_tok, .pos0 = pos0, .vout = vout};
+    size_t shared = 0;
+    if (expanded) {
+        shared = (size_t)L * W;
+        j.per_worker = (size_t)L * (Dq + Dv) + (size_t)n_tok * (Dq + L + Dv);
+    } else {
+        j.per_worker = (size_t)n_tok * Hw * (W + R) + (size_t)Hw * KV_BLOCK + 2 * (size_t)Hw + (size_t)KV_BLOCK * W;
+    }
+    float *mem = malloc(sizeof(float) * (shared + j.per_worker * (size_t)nw) + sizeof(int) * (size_t)nw);
+    if (!mem) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (%d tokens, %d keys)", n_tok, L);
+    float *cf = mem;
+    j.scratch = mem + shared;
+    j.failed = (int *)(j.scratch + j.per_worker * (size_t)nw);
+    memset(j.failed, 0, sizeof(int) * (size_t)nw);
+    if (expanded) {
+        if (cache->type == R1_TYPE_F32) memcpy(cf, cache->data, sizeof(float) * (size_t)L * W);
+        else r1_type_get_traits(cache->type)->to_float(cache->data, cf, (int64_t)L * W);
+        j.cf = cf;
+    }
+    r1_par sub = par ? *par : (r1_par){0};
+    sub.n = nw;
+    r1_par_run(&sub, expanded ? expanded_worker : absorbed_worker, &j);
+    r1_status st = R1_OK;
+    for (int i = 0; i < nw; i++)
+        if (j.failed[i]) st = r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory in attention worker %d", i);
+    free(mem);
     return st;
 }
 
@@ -429,7 +476,7 @@ static bool expanded_is_cheaper(const r1_mla_config *c, int n_tok, int pos0) {
 
 r1_status r1_mla_forward(const r1_mla *m, const r1_mla_weights *w, r1_mla_cache *cache,
                          const float *x, int n_tok, int pos0, float *out, r1_mla_mode mode,
-                         r1_error *err) {
+                         const r1_par *par, r1_error *err) {
     const r1_mla_config *c = &m->c;
     const int H = c->n_head, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head, R = c->kv_lora_rank;
     const int E = c->n_embd, Q = c->q_lora_rank, W = R + Dr, Dq = Dn + Dr;
@@ -448,14 +495,14 @@ r1_status r1_mla_forward(const r1_mla *m, const r1_mla_weights *w, r1_mla_cache 
     r1_status st;
     /* queries */
     if (Q == 0) {
-        st = r1_wmat_mul(&w->wq, n_tok, x, E, q, (size_t)H * Dq, err);
+        st = r1_wmat_mul(&w->wq, n_tok, x, E, q, (size_t)H * Dq, par, err);
     } else {
-        st = r1_wmat_mul(&w->wq_a, n_tok, x, E, qa, Q, err);
+        st = r1_wmat_mul(&w->wq_a, n_tok, x, E, qa, Q, par, err);
         for (int t = 0; t < n_tok && !st; t++) rms_norm(qa + (size_t)t * Q, w->q_a_norm, Q, c->rms_eps);
-        if (!st) st = r1_wmat_mul(&w->wq_b, n_tok, qa, Q, q, (size_t)H * Dq, err);
+        if (!st) st = r1_wmat_mul(&w->wq_b, n_tok, qa, Q, q, (size_t)H * Dq, par, err);
     }
     /* latent rows → cache */
-    if (!st) st = r1_wmat_mul(&w->wkv_a, n_tok, x, E, kv, W, err);
+    if (!st) st = r1_wmat_mul(&w->wkv_a, n_tok, x, E, kv, W, par, err);
     if (st) goto done;
     const size_t rb = r1_mla_cache_row_bytes(c, cache->type);
     const r1_type_traits *ct = r1_type_get_traits(cache->type);
@@ -467,9 +514,8 @@ r1_status r1_mla_forward(const r1_mla *m, const r1_mla_weights *w, r1_mla_cache 
         for (int h = 0; h < H; h++) r1_mla_rope(m, q + ((size_t)t * H + h) * Dq + Dn, pos0 + t);
     }
     if (mode == R1_MLA_AUTO) mode = expanded_is_cheaper(c, n_tok, pos0) ? R1_MLA_EXPANDED : R1_MLA_ABSORBED;
-    st = mode == R1_MLA_EXPANDED ? attend_expanded(m, w, cache, q, n_tok, pos0, vout, err)
-                                 : attend_absorbed(m, w, cache, q, n_tok, pos0, vout, err);
-    if (!st) st = r1_wmat_mul(&w->wo, n_tok, vout, (size_t)H * Dv, out, E, err);
+    st = attend(m, w, cache, q, n_tok, pos0, vout, mode == R1_MLA_EXPANDED, par, err);
+    if (!st) st = r1_wmat_mul(&w->wo, n_tok, vout, (size_t)H * Dv, out, E, par, err);
 done:
     free(q);
     return st;

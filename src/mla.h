@@ -118,9 +118,10 @@ void r1_mla_rope(const r1_mla *m, float *x, int pos);
 /* One attention block for n_tok tokens at positions pos0 .. pos0+n_tok-1.
  * x: n_tok × n_embd (already RMS-normed); out: n_tok × n_embd (overwritten; no residual).
  * Writes the tokens' latent rows into cache rows pos0.. and attends causally over rows
- * 0 .. pos0+t. Requires pos0 + n_tok <= cache->n_ctx (else R1_ERR_CONTEXT_FULL). */
+ * 0 .. pos0+t. Requires pos0 + n_tok <= cache->n_ctx (else R1_ERR_CONTEXT_FULL).
+ * par (may be NULL): matrix rows and attention heads are split over its workers. */
 r1_status r1_mla_forward(const r1_mla *m, const r1_mla_weights *w, r1_mla_cache *cache,
                          const float *x, int n_tok, int pos0, float *out, r1_mla_mode mode,
-                         r1_error *err);
+                         const r1_par *par, r1_error *err);
 
 #endif

@@ -59,48 +59,87 @@ static const void *convert_rows(const r1_wmat *w, int n_tok, const float *x, siz
     return buf;
 }
 
-r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
-                      float *y, size_t ldy, r1_error *err) {
-    if (n_tok <= 0) return R1_OK;
-    const r1_type_traits *tr = r1_type_get_traits(w->type);
+void r1_par_run(const r1_par *par, r1_par_fn fn, void *arg) {
+    if (par && par->run && par->n > 1) par->run(par->pool, par->n, fn, arg);
+    else fn(arg, 0, 1);
+}
+
+/* One product's job, shared by the workers. */
+typedef struct mul_job {
+    const r1_wmat *w;
+    const r1_type_traits *tr;
+    int n_tok;
+    const char *xq;      /* activations in the vec_dot type, stride ld bytes (mul)  */
     size_t ld;
-    void *owned;
-    const char *xq = convert_rows(w, n_tok, x, ldx, &ld, &owned);
-    if (!xq) return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
-    /* tokens in blocks whose activations stay in L2 (~64 KiB); all rows per block. A
-     * single token (decode) or a small batch reads every weight row exactly once. */
-    const int tb = (int)R1_MAX(1, R1_MIN((size_t)n_tok, (size_t)65536 / ld));
-    for (int t0 = 0; t0 < n_tok; t0 += tb) {
-        const int t1 = R1_MIN(n_tok, t0 + tb);
-        const char *row = w->data;
-        for (int64_t r = 0; r < w->n_rows; r++, row += w->row_bytes)
+    const float *x;      /* activations as floats, stride ldx (mul_t)               */
+    size_t ldx;
+    float *y;
+    size_t ldy;
+    float *rowbuf;       /* mul_t: n_cols floats per worker (quantized weights)      */
+} mul_job;
+
+/* Worker i of n: rows [i*R/n, (i+1)*R/n) for every token. Tokens are tiled so their
+ * activations stay in L2 (~64 KiB); a single token or a small batch reads every weight
+ * row exactly once. */
+static void mul_worker(void *arg, int i, int n) {
+    const mul_job *j = arg;
+    const int64_t r0 = j->w->n_rows * i / n, r1 = j->w->n_rows * (i + 1) / n;
+    const int tb = (int)R1_MAX(1, R1_MIN((size_t)j->n_tok, (size_t)65536 / j->ld));
+    for (int t0 = 0; t0 < j->n_tok; t0 += tb) {
+        const int t1 = R1_MIN(j->n_tok, t0 + tb);
+        const char *row = (const char *)j->w->data + (size_t)r0 * j->w->row_bytes;
+        for (int64_t r = r0; r < r1; r++, row += j->w->row_bytes)
             for (int t = t0; t < t1; t++)
-                tr->vec_dot((int)w->n_cols, &y[(size_t)t * ldy + (size_t)r], row, xq + (size_t)t * ld);
+                j->tr->vec_dot((int)j->w->n_cols, &j->y[(size_t)t * j->ldy + (size_t)r], row,
+                               j->xq + (size_t)t * j->ld);
     }
+}
+
+r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
+                      float *y, size_t ldy, const r1_par *par, r1_error *err) {
+    if (n_tok <= 0) return R1_OK;
+    mul_job j = {.w = w, .tr = r1_type_get_traits(w->type), .n_tok = n_tok, .y = y, .ldy = ldy};
+    void *owned;
+    j.xq = convert_rows(w, n_tok, x, ldx, &j.ld, &owned);
+    if (!j.xq) return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
+    r1_par_run(par, mul_worker, &j);
     free(owned);
     return R1_OK;
 }
 
-r1_status r1_wmat_mul_t(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
-                        float *y, size_t ldy, r1_error *err) {
-    if (n_tok <= 0) return R1_OK;
-    const r1_type_traits *tr = r1_type_get_traits(w->type);
-    float *rowf = NULL;
-    if (w->type != R1_TYPE_F32 && !(rowf = malloc((size_t)w->n_cols * sizeof(float))))
-        return r1_set_error(err, R1_ERR_NOMEM, "matmul_t: out of memory");
-    for (int t = 0; t < n_tok; t++) memset(y + (size_t)t * ldy, 0, (size_t)w->n_cols * sizeof(float));
-    const char *row = w->data;
-    for (int64_t r = 0; r < w->n_rows; r++, row += w->row_bytes) {
+/* Worker i of n: tokens [i*T/n, (i+1)*T/n); every weight row is dequantized (into this
+ * worker's buffer) and accumulated into those tokens' outputs. */
+static void mul_t_worker(void *arg, int i, int n) {
+    const mul_job *j = arg;
+    const int t0 = j->n_tok * i / n, t1 = j->n_tok * (i + 1) / n;
+    const int64_t nc = j->w->n_cols;
+    float *rowf = j->rowbuf ? j->rowbuf + (size_t)i * (size_t)nc : NULL;
+    for (int t = t0; t < t1; t++) memset(j->y + (size_t)t * j->ldy, 0, (size_t)nc * sizeof(float));
+    if (t0 == t1) return;
+    const char *row = j->w->data;
+    for (int64_t r = 0; r < j->w->n_rows; r++, row += j->w->row_bytes) {
         const float *wr = (const float *)row;
-        if (rowf) { tr->to_float(row, rowf, w->n_cols); wr = rowf; }
-        for (int t = 0; t < n_tok; t++) {
-            float a = x[(size_t)t * ldx + (size_t)r];
-            float *yt = y + (size_t)t * ldy;
+        if (rowf) { j->tr->to_float(row, rowf, nc); wr = rowf; }
+        for (int t = t0; t < t1; t++) {
+            const float a = j->x[(size_t)t * j->ldx + (size_t)r];
+            float *yt = j->y + (size_t)t * j->ldy;
             if (a == 0.0f) continue;
-            for (int64_t c = 0; c < w->n_cols; c++) yt[c] += a * wr[c];
+            for (int64_t c = 0; c < nc; c++) yt[c] += a * wr[c];
         }
     }
-    free(rowf);
+}
+
+r1_status r1_wmat_mul_t(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
+                        float *y, size_t ldy, const r1_par *par, r1_error *err) {
+    if (n_tok <= 0) return R1_OK;
+    /* split over tokens only when each worker gets several (each re-reads all rows) */
+    const r1_par *p = par && par->n > 1 && n_tok >= 4 * par->n ? par : NULL;
+    const int nw = p ? p->n : 1;
+    mul_job j = {.w = w, .tr = r1_type_get_traits(w->type), .n_tok = n_tok, .x = x, .ldx = ldx, .y = y, .ldy = ldy};
+    if (w->type != R1_TYPE_F32 && !(j.rowbuf = malloc((size_t)nw * (size_t)w->n_cols * sizeof(float))))
+        return r1_set_error(err, R1_ERR_NOMEM, "matmul_t: out of memory");
+    r1_par_run(p, mul_t_worker, &j);
+    free(j.rowbuf);
     return R1_OK;
 }
 
@@ -219,23 +258,23 @@ static void swiglu_rows(float *g, const float *u, int n_tok, int n_ff) {
 }
 
 r1_status r1_ffn_swiglu(const r1_wmat *gate, const r1_wmat *up, const r1_wmat *down,
-                        const float *x, int n_tok, float *out, r1_error *err) {
+                        const float *x, int n_tok, float *out, const r1_par *par, r1_error *err) {
     const int n_ff = (int)gate->n_rows, n_embd = (int)gate->n_cols;
     float *g = malloc(sizeof(float) * (size_t)n_tok * (size_t)n_ff * 2);
     if (!g) return r1_set_error(err, R1_ERR_NOMEM, "ffn: out of memory (%d tokens × %d)", n_tok, n_ff);
     float *u = g + (size_t)n_tok * n_ff;
     r1_status st;
-    if ((st = r1_wmat_mul(gate, n_tok, x, n_embd, g, n_ff, err)) == R1_OK &&
-        (st = r1_wmat_mul(up, n_tok, x, n_embd, u, n_ff, err)) == R1_OK) {
+    if ((st = r1_wmat_mul(gate, n_tok, x, n_embd, g, n_ff, par, err)) == R1_OK &&
+        (st = r1_wmat_mul(up, n_tok, x, n_embd, u, n_ff, par, err)) == R1_OK) {
         swiglu_rows(g, u, n_tok, n_ff);
-        st = r1_wmat_mul(down, n_tok, g, n_ff, out, down->n_rows, err);
+        st = r1_wmat_mul(down, n_tok, g, n_ff, out, down->n_rows, par, err);
     }
     free(g);
     return st;
 }
 
 r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float *out,
-                         int32_t *ids_out, r1_error *err) {
+                         int32_t *ids_out, const r1_par *par, r1_error *err) {
     const int ne = l->router.n_expert, k = l->router.n_used, D = l->n_embd, F = l->n_ff_exp;
     const size_t nk = (size_t)n_tok * (size_t)k;
     /* one allocation: logits | scratch | ids | weights | counts/offsets | order | xe | g | u | ye */
@@ -255,7 +294,7 @@ r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float
     int32_t *off = cnt + ne + 1;                         /* [ne + 1]    */
     int32_t *order = off + ne + 1;                       /* [nk] pair index t*k+j, sorted by expert */
 
-    r1_status st = r1_wmat_mul(&l->gate_inp, n_tok, x, D, logits, ne, err);
+    r1_status st = r1_wmat_mul(&l->gate_inp, n_tok, x, D, logits, ne, par, err);
     if (st) goto done;
     for (int t = 0; t < n_tok; t++)
         r1_moe_route(&l->router, logits + (size_t)t * ne, ids + (size_t)t * k, wts + (size_t)t * k, scratch);
@@ -270,7 +309,7 @@ r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float
     for (size_t i = 0; i < nk; i++) order[cnt[ids[i]]++] = (int32_t)i;
 
     if (l->n_shared > 0) {
-        if ((st = r1_ffn_swiglu(&l->gate_sh, &l->up_sh, &l->down_sh, x, n_tok, out, err))) goto done;
+        if ((st = r1_ffn_swiglu(&l->gate_sh, &l->up_sh, &l->down_sh, x, n_tok, out, par, err))) goto done;
     } else {
         memset(out, 0, sizeof(float) * (size_t)n_tok * D);
     }
@@ -282,10 +321,10 @@ r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float
         for (int i = 0; i < c; i++)
             memcpy(xe + (size_t)i * D, x + (size_t)(pairs[i] / k) * D, sizeof(float) * (size_t)D);
         r1_wmat wg = r1_moe_expert(l, 0, e), wu = r1_moe_expert(l, 1, e), wd = r1_moe_expert(l, 2, e);
-        if ((st = r1_wmat_mul(&wg, c, xe, D, g, F, err))) goto done;
-        if ((st = r1_wmat_mul(&wu, c, xe, D, u, F, err))) goto done;
+        if ((st = r1_wmat_mul(&wg, c, xe, D, g, F, par, err))) goto done;
+        if ((st = r1_wmat_mul(&wu, c, xe, D, u, F, par, err))) goto done;
         swiglu_rows(g, u, c, F);
-        if ((st = r1_wmat_mul(&wd, c, g, F, ye, D, err))) goto done;
+        if ((st = r1_wmat_mul(&wd, c, g, F, ye, D, par, err))) goto done;
         for (int i = 0; i < c; i++) {
             const float w = wts[pairs[i]];
             float *o = out + (size_t)(pairs[i] / k) * D;
@@ -297,3 +336,4 @@ done:
     free(mem);
     return st;
 }
+

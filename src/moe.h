@@ -33,6 +33,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* ---- parallelism ------------------------------------------------------------------
+ * An optional runner supplied by the caller (the engine's thread pool): run(pool, n, fn,
+ * arg) calls fn(arg, i, n) for every i < n, concurrently, and returns when all are done.
+ * A NULL r1_par (or n <= 1) runs everything on the calling thread. Work is split so the
+ * result does not depend on the number of workers. */
+typedef void (*r1_par_fn)(void *arg, int i, int n);
+typedef struct r1_par {
+    void (*run)(void *pool, int n, r1_par_fn fn, void *arg);
+    void *pool;
+    int   n;
+} r1_par;
+
+/* Runs fn over par's workers (or once, serially, as fn(arg, 0, 1)). */
+void r1_par_run(const r1_par *par, r1_par_fn fn, void *arg);
+
 /* ---- weight views and the two products every layer needs ------------------------ */
 typedef struct r1_wmat {
     r1_type     type;
@@ -53,13 +68,13 @@ r1_wmat r1_wmat_rows(const r1_wmat *w, int64_t first, int64_t count);
  * X rows have n_cols floats, stride ldx; Y rows stride ldy (>= n_rows).
  * Every weight row is read once per call (row loop outside, token loop inside). */
 r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
-                      float *y, size_t ldy, r1_error *err);
+                      float *y, size_t ldy, const r1_par *par, r1_error *err);
 /* Transposed product: Y[t][c] = sum_r X[t][r] * W[r][c] for c < n_cols (overwrites Y).
  * X rows have n_rows floats (stride ldx); Y rows stride ldy. Each weight row is
  * dequantized once per call. Used where a GGUF layout stores the transpose of what
  * a product needs (MLA's W_uk in `attn_kv_b` files). */
 r1_status r1_wmat_mul_t(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
-                        float *y, size_t ldy, r1_error *err);
+                        float *y, size_t ldy, const r1_par *par, r1_error *err);
 
 /* ---- routing -------------------------------------------------------------------- */
 typedef enum r1_gating { R1_GATING_SOFTMAX = 1, R1_GATING_SIGMOID = 2 } r1_gating; /* GGUF expert_gating_func */
@@ -110,11 +125,11 @@ r1_wmat r1_moe_expert(const r1_moe_layer *l, int which, int expert);
  * and unselected experts are never touched. If ids_out is non-NULL it receives the
  * routing (n_tok × n_used ids) for inspection. */
 r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float *out,
-                         int32_t *ids_out, r1_error *err);
+                         int32_t *ids_out, const r1_par *par, r1_error *err);
 
 /* SwiGLU FFN with separate gate/up/down matrices: out = down(silu(gate x) * up x);
  * the dense leading layers and the shared experts. out is overwritten. */
 r1_status r1_ffn_swiglu(const r1_wmat *gate, const r1_wmat *up, const r1_wmat *down,
-                        const float *x, int n_tok, float *out, r1_error *err);
+                        const float *x, int n_tok, float *out, const r1_par *par, r1_error *err);
 
 #endif

@@ -8,7 +8,21 @@
 #include "test.h"
 #include <math.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdlib.h>
+
+/* A test runner for r1_par: one pthread per worker per call. g_par NULL = serial. */
+typedef struct { r1_par_fn fn; void *arg; int i, n; } par_task;
+static void *par_thread(void *p) { par_task *t = p; t->fn(t->arg, t->i, t->n); return NULL; }
+static void par_run(void *pool, int n, r1_par_fn fn, void *arg) {
+    (void)pool;
+    pthread_t th[16];
+    par_task tk[16];
+    for (int i = 0; i < n; i++) { tk[i] = (par_task){fn, arg, i, n}; pthread_create(&th[i], NULL, par_thread, &tk[i]); }
+    for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+}
+static const r1_par g_par3 = {par_run, NULL, 3};
+static const r1_par *g_par = NULL;
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -245,7 +259,7 @@ static void check_ffn(r1_gating g, r1_type t, double tol) {
     float x[T * D], out[T * D], one[D];
     fill(x, T * D, 1.0f);
     int32_t ids[T * K];
-    REQUIRE(r1_moe_forward(&l, x, T, out, ids, NULL) == R1_OK, "-");
+    REQUIRE(r1_moe_forward(&l, x, T, out, ids, g_par, NULL) == R1_OK, "-");
     for (int tk = 0; tk < T; tk++) {
         double ref[D];
         int32_t rid[K];
@@ -255,7 +269,7 @@ static void check_ffn(r1_gating g, r1_type t, double tol) {
         double e = rel_err(out + tk * D, ref, D);
         CHECK(e <= tol, "%s gating %d token %d: rel err %g > %g", r1_type_name(t), (int)g, tk, e, tol);
         /* the batched call equals a call per token */
-        REQUIRE(r1_moe_forward(&l, x + tk * D, 1, one, NULL, NULL) == R1_OK, "-");
+        REQUIRE(r1_moe_forward(&l, x + tk * D, 1, one, NULL, g_par, NULL) == R1_OK, "-");
         for (int d = 0; d < D; d++) CHECK_NEAR(one[d], out[tk * D + d], 1e-6 * (1 + fabs(one[d])));
     }
     for (int i = 0; i < 6; i++) free(q[i]);
@@ -291,7 +305,7 @@ static void test_only_chosen_experts_read(void) {
     float x[T * D], out[T * D];
     for (int i = 0; i < T * D; i++) x[i] = 1.0f;   /* all logits of others: -6400 */
     int32_t ids[T * K];
-    CHECK(r1_moe_forward(&l, x, T, out, ids, NULL) == R1_OK, "-");
+    CHECK(r1_moe_forward(&l, x, T, out, ids, g_par, NULL) == R1_OK, "-");
     for (int i = 0; i < T * K; i++) CHECK(ids[i] == 1 || ids[i] == 6, "id %d", ids[i]);
     for (int i = 0; i < 3; i++) munmap(pages[i], eb * NE);
     for (int i = 0; i < 6; i++) free(q[i]);
@@ -304,7 +318,7 @@ static void test_wmat_mul_t(void) {
     fill(x, 6, 1.0f);
     r1_wmat w;
     REQUIRE(r1_wmat_init(&w, R1_TYPE_F32, wv, 4, 3, "w", NULL) == R1_OK, "-");
-    REQUIRE(r1_wmat_mul_t(&w, 2, x, 3, y, 4, NULL) == R1_OK, "-");
+    REQUIRE(r1_wmat_mul_t(&w, 2, x, 3, y, 4, g_par, NULL) == R1_OK, "-");
     for (int t = 0; t < 2; t++)
         for (int c = 0; c < 4; c++) {
             double a = 0;
@@ -315,6 +329,15 @@ static void test_wmat_mul_t(void) {
     CHECK(r1_wmat_init(&w, R1_TYPE_Q8_0, wv, 4, 3, "blk.0.x", &e) == R1_ERR_FORMAT, "-");   /* 4 % 32 != 0 */
     CHECK(strstr(e.msg, "blk.0.x") != NULL, "%s", e.msg);
     CHECK(r1_wmat_init(&w, (r1_type)5, wv, 4, 3, "blk.0.y", &e) == R1_ERR_UNSUPPORTED, "-");
+}
+
+/* the same FFN checks with the work split over 3 threads */
+static void test_ffn_threaded(void) {
+    g_par = &g_par3;
+    test_ffn_f32_sigmoid();
+    test_ffn_q8_0();
+    test_only_chosen_experts_read();
+    g_par = NULL;
 }
 
 int main(void) {
@@ -328,5 +351,6 @@ int main(void) {
     RUN(test_ffn_f32_sigmoid);
     RUN(test_ffn_q8_0);
     RUN(test_only_chosen_experts_read);
+    RUN(test_ffn_threaded);
     return TEST_SUMMARY();
 }
