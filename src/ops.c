@@ -1,0 +1,142 @@
+/*
+ * ops.c — see ops.h. Plain C loops the compiler vectorises; the heavy products go
+ * through the type traits' SIMD kernels (r1_gemm / vec_dot).
+ */
+#include "ops.h"
+#include <math.h>
+
+void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    const float s = (float)(1.0 / sqrt(ss / n + eps));
+    if (w) for (int i = 0; i < n; i++) out[i] = x[i] * s * w[i];
+    else   for (int i = 0; i < n; i++) out[i] = x[i] * s;
+}
+
+void ops_softmax(float *x, int n) {
+    if (n <= 0) return;
+    float mx = x[0];
+    for (int i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    const float inv = (float)(1.0 / sum);
+    for (int i = 0; i < n; i++) x[i] *= inv;
+}
+
+void ops_swiglu(float *out, const float *gate, const float *up, int n) {
+    for (int i = 0; i < n; i++) {
+        const float g = gate[i];
+        out[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+void ops_add(float *out, const float *a, const float *b, int n) {
+    for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void ops_add_bias(float *y, int n_tok, int n, size_t ldy, const float *b) {
+    for (int t = 0; t < n_tok; t++) {
+        float *yt = y + (size_t)t * ldy;
+        for (int i = 0; i < n; i++) yt[i] += b[i];
+    }
+}
+
+void ops_rope(float *x, int n_head, int head_dim, int n_rot, int pos, const double *inv_freq, bool neox) {
+    const int half = n_rot / 2;
+    for (int i = 0; i < half; i++) {
+        const double th = (double)pos * inv_freq[i];
+        const float c = (float)cos(th), s = (float)sin(th);
+        for (int h = 0; h < n_head; h++) {
+            float *xh = x + (size_t)h * head_dim;
+            const int i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+            const float a = xh[i0], b = xh[i1];
+            xh[i0] = a * c - b * s;
+            xh[i1] = a * s + b * c;
+        }
+    }
+}
+
+void ops_attention_head(float *out, const float *q, const float *k, size_t k_stride,
+                        const float *v, size_t v_stride, int n_kv, int dk, int dv, float scale,
+                        float *scores) {
+    for (int j = 0; j < n_kv; j++) {
+        const float *kj = k + (size_t)j * k_stride;
+        float s = 0.0f;
+        for (int d = 0; d < dk; d++) s += q[d] * kj[d];
+        scores[j] = s * scale;
+    }
+    ops_softmax(scores, n_kv);
+    for (int d = 0; d < dv; d++) out[d] = 0.0f;
+    for (int j = 0; j < n_kv; j++) {
+        const float p = scores[j];
+        const float *vj = v + (size_t)j * v_stride;
+        for (int d = 0; d < dv; d++) out[d] += p * vj[d];
+    }
+}
+
+/* ---- products ------------------------------------------------------------------------ */
+size_t ops_act_bytes(r1_type t, int64_t n_cols, int n_tok) {
+    const r1_type_traits *tr = r1_type_get_traits(t);
+    if (!tr) return 0;
+    return r1_row_size(tr->vec_dot_type, n_cols) * (size_t)(n_tok > 0 ? n_tok : 0);
+}
+
+typedef struct quant_job {
+    const r1_type_traits *vt;
+    const float *x; size_t ldx; int64_t n_cols;
+    char *dst; size_t rb; int n_tok, n_tasks;
+} quant_job;
+
+static void quant_task(void *arg, int i) {
+    const quant_job *j = arg;
+    const int t0 = (int)((int64_t)j->n_tok * i / j->n_tasks), t1 = (int)((int64_t)j->n_tok * (i + 1) / j->n_tasks);
+    for (int t = t0; t < t1; t++) j->vt->from_float(j->x + (size_t)t * j->ldx, j->dst + (size_t)t * j->rb, j->n_cols);
+}
+
+size_t ops_quantize_rows(threadpool *pool, r1_type t, const float *x, int n_tok, int64_t n_cols,
+                         size_t ldx, void *dst) {
+    const r1_type_traits *tr = r1_type_get_traits(t);
+    const r1_type_traits *vt = r1_type_get_traits(tr->vec_dot_type);
+    quant_job j = {vt, x, ldx, n_cols, dst, r1_row_size(tr->vec_dot_type, n_cols), n_tok, 1};
+    j.n_tasks = R1_MIN(n_tok, threadpool_n_threads(pool));
+    if ((int64_t)n_tok * n_cols < 8192) j.n_tasks = 1;   /* a decode row: not worth a dispatch */
+    threadpool_run(pool, quant_task, &j, j.n_tasks);
+    return j.rb;
+}
+
+typedef struct matmul_job {
+    const r1_type_traits *tr;
+    const r1_wmat *w;
+    const void *xq; size_t xq_stride;
+    float *y; size_t ldy;
+    int n_tok, n_tasks;
+} matmul_job;
+
+/* Task i of n: output rows [i*R/n, (i+1)*R/n) (differ by at most one row between tasks). */
+static void matmul_task(void *arg, int i) {
+    const matmul_job *j = arg;
+    const int64_t R = j->w->n_rows;
+    const int64_t r0 = R * i / j->n_tasks, r1 = R * (i + 1) / j->n_tasks;
+    if (r1 <= r0) return;
+    r1_gemm(j->tr, (int)j->w->n_cols, (int)(r1 - r0), j->n_tok,
+            (const char *)j->w->data + (size_t)r0 * j->w->row_bytes, j->w->row_bytes,
+            j->xq, j->xq_stride, j->y + r0, j->ldy);
+}
+
+void ops_matmul_q(threadpool *pool, const r1_wmat *w, int n_tok, const void *xq, size_t xq_stride,
+                  float *y, size_t ldy) {
+    if (n_tok <= 0) return;
+    matmul_job j = {r1_type_get_traits(w->type), w, xq, xq_stride, y, ldy, n_tok, 1};
+    const int nth = threadpool_n_threads(pool);
+    /* a few tasks per thread so uneven progress balances; >= 16 rows per task */
+    int64_t n_tasks = (int64_t)nth * 4;
+    if (n_tasks > w->n_rows / 16) n_tasks = w->n_rows / 16;
+    j.n_tasks = n_tasks < 1 ? 1 : (int)n_tasks;
+    threadpool_run(pool, matmul_task, &j, j.n_tasks);
+}
+
+void ops_matmul(threadpool *pool, const r1_wmat *w, int n_tok, const float *x, size_t ldx,
+                void *act, float *y, size_t ldy) {
+    const size_t stride = ops_quantize_rows(pool, w->type, x, n_tok, w->n_cols, ldx, act);
+    ops_matmul_q(pool, w, n_tok, act, stride, y, ldy);
+}
