@@ -44,6 +44,10 @@ typedef struct gguf_kv {
     uint64_t   arr_n;
     const void *arr_data;  /* numeric arrays: raw little-endian elements in the map   */
     gguf_str   *arr_str;   /* string arrays: arr_n entries                            */
+    /* arrays: bytes of the elements as stored in the file (from arr_data). Arrays of
+     * arrays are bounds-checked but opaque: arr_type == ARRAY, arr_data + arr_bytes
+     * hold the encoded inner arrays (each: u32 type | u64 count | elems). */
+    uint64_t    arr_bytes;
 } gguf_kv;
 
 typedef struct gguf_tensor {
