@@ -7,7 +7,7 @@
 #  3. r1 quantizes it: llama.cpp must load the result, every tensor must dequantize
 #     bit-identically with ggml and r1, and the bytes must equal llama.cpp's own output;
 #  4. bad input: unknown type (lists valid ones), missing input, a Q4_0 target that cannot
-#     hold a 544-wide row, requantizing without --allow-requantize: clear message,
+#     hold a 536-wide row, requantizing without --allow-requantize: clear message,
 #     non-zero exit, no output file left behind.
 # Steps 3-4 need the GGUF writer behind `r1 quantize`; without it they are reported as
 # not run (the script says so) and only 1-2 are checked.
@@ -24,6 +24,7 @@ ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I.oracle/llama-include -Iinclude -Isrc tes
 H="$out/harness"
 /usr/bin/python3 tests/oracle/quant_gen_model.py "$out/model-f16.gguf" f16
 /usr/bin/python3 tests/oracle/quant_gen_model.py "$out/model-bf16.gguf" bf16
+/usr/bin/python3 tests/oracle/quant_gen_model.py "$out/model-odd.gguf" f16 odd
 
 have_r1=1
 probe=$("$build/r1" quantize "$out/model-f16.gguf" "$out/probe.gguf" Q8_0 2>&1 || true)
@@ -62,7 +63,7 @@ if [ $have_r1 = 1 ]; then
   }
   expect_fail "unknown type" "Q4_K_M" "$out/model-f16.gguf" "$out/bad.gguf" Q4_K_X
   expect_fail "missing input" "nonexistent" "$out/nonexistent.gguf" "$out/bad.gguf" Q8_0
-  expect_fail "row 544 in Q4_0" "ffn_down" "$out/model-f16.gguf" "$out/bad.gguf" Q4_0
+  expect_fail "row 536 in Q4_0" "ffn_down" "$out/model-odd.gguf" "$out/bad.gguf" Q4_0
   "$build/r1" quantize "$out/model-f16.gguf" "$out/q8.gguf" Q8_0 2>/dev/null
   expect_fail "requantize without flag" "allow-requantize" "$out/q8.gguf" "$out/bad.gguf" Q4_K_M
   "$build/r1" quantize "$out/q8.gguf" "$out/bad.gguf" Q4_K_M --allow-requantize 2>"$out/err.log" \

@@ -1,11 +1,12 @@
 #!/usr/bin/python3
-"""quant_gen_model.py OUT.gguf [f32|f16|bf16] — a tiny random llama-architecture GGUF for the
+"""quant_gen_model.py OUT.gguf [f32|f16|bf16] [odd] — a tiny random llama-architecture GGUF for the
 quantization tests (used until/unless build/tools/gen_model is available).
 
 8 layers (so llama.cpp's use_more_bits layer patterns matter), n_embd 256, n_ff 544 (not a
 multiple of 256: ffn_down rows exercise the k-quant fallbacks), 4 query heads sharing one
 KV head (GQA 4), vocab 320, "no_vocab" tokenizer. Norm weights are F32 1-D; matrices use
-the requested type. Weights are N(0, 0.02) from a fixed seed.
+the requested type. Weights are N(0, 0.02) from a fixed seed. "odd": n_ff 536 (not a
+multiple of 32: no 32-block type can hold ffn_down rows; for bad-input tests).
 GGUF v3: header, metadata, tensor infos, data aligned to 32 bytes.
 """
 import struct
@@ -17,6 +18,8 @@ out = sys.argv[1]
 wtype = sys.argv[2] if len(sys.argv) > 2 else "f16"
 GTYPE = {"f32": 0, "f16": 1, "bf16": 30}[wtype]
 n_layer, n_embd, n_ff, n_head, n_head_kv, n_vocab = 8, 256, 544, 4, 1, 320
+if len(sys.argv) > 3 and sys.argv[3] == "odd":
+    n_ff = 536
 head_dim = n_embd // n_head
 rng = np.random.default_rng(1234)
 
