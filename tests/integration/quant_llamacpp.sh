@@ -18,9 +18,12 @@ make -s BUILD="$build" "$build/libr1.a" "$build/r1" >/dev/null
 libdir=$(bash tests/oracle/setup.sh | tail -1)/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
 export R1_GGML_LIBDIR="$libdir"
 out="$build/quant_llamacpp"; mkdir -p "$out"
+# ggml's libraries come first: the harness calls ggml's gguf_* API, and r1's own gguf_*
+# functions (same names, in libr1.a) must not be pulled in to shadow them.
 ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -I.oracle/llama-include -Iinclude -Isrc tests/oracle/quant_llamacpp.c \
-  "$build/libr1.a" "$libdir/libllama.v0.4.0.so" "$libdir/libggml.v0.4.0.so" "$libdir/libggml-base.so" \
+  "$libdir/libllama.v0.4.0.so" "$libdir/libggml.v0.4.0.so" "$libdir/libggml-base.so" "$build/libr1.a" \
   -Wl,-rpath,"$libdir" -lm -pthread -o "$out/harness"
+if nm "$out/harness" | grep -q " T gguf_open$"; then echo "quant_llamacpp: r1's gguf.o leaked into the harness"; exit 1; fi
 H="$out/harness"
 /usr/bin/python3 tests/oracle/quant_gen_model.py "$out/model-f16.gguf" f16
 /usr/bin/python3 tests/oracle/quant_gen_model.py "$out/model-bf16.gguf" bf16

@@ -10,7 +10,7 @@ libdir=$(bash tests/oracle/setup.sh | tail -1)/node_modules/@node-llama-cpp/linu
 [ -f "$libdir/libggml-base.so" ] || { echo "quant_oracle: libggml-base.so not found in $libdir"; exit 1; }
 mkdir -p "$build/oracle"
 ${CC:-cc} -std=c11 -O2 -D_GNU_SOURCE -Iinclude -Isrc -I.oracle/llama-include tests/oracle/quant_oracle.c \
-  "$build/libr1.a" -L"$libdir" -lggml-base -Wl,-rpath,"$libdir" -lm -pthread -o "$build/oracle/quant_oracle"
+  -L"$libdir" -lggml-base "$build/libr1.a" -Wl,-rpath,"$libdir" -lm -pthread -o "$build/oracle/quant_oracle"
 # forced lower ISA levels (R1_ISA) must give the same results
 for isa in scalar avx2; do
   echo "R1_ISA=$isa:"; R1_ISA=$isa "$build/oracle/quant_oracle" | tail -4
