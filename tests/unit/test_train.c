@@ -1,0 +1,169 @@
+/* test_train.c — gradient checks of the trainer's backward pass against central finite
+ * differences, for every parameter tensor of every layer (embedding, RMSNorm gains,
+ * Wq/Wk/Wv with RoPE + GQA attention, Wo, SwiGLU gate/up/down, final norm, output head,
+ * weighted cross-entropy), plus AdamW/clipping/schedule and checkpoint round trip. */
+#include "test.h"
+#include "train/tmodel.h"
+#include "train/tasks.h"
+#include <math.h>
+#include <stdlib.h>
+
+static const tm_config TINY = {.dim = 8, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .hidden = 12,
+                               .vocab = 11, .seq_len = 7, .rope_base = 100.0f, .eps = 1e-5f};
+
+static void random_params(const tm_config *c, tm_params *p, uint64_t seed) {
+    uint64_t r = seed;
+    for (size_t i = 0; i < p->n; i++) p->data[i] = (float)(tm_rng_uniform(&r) * 1.2 - 0.6);
+    (void)c;
+}
+
+/* Checks one tensor [base, base+n): every element (or a stride through big ones). */
+static int check_range(const tm_config *c, tm_params *p, tm_scratch *s, const int32_t *tok, int T,
+                       const float *w, const tm_params *g, const float *base, size_t n, const char *name) {
+    int bad = 0;
+    size_t off = (size_t)(base - p->data);
+    for (size_t i = 0; i < n; i++) {
+        float *x = &p->data[off + i], x0 = *x;
+        double h = 1e-2;
+        *x = (float)(x0 + h);
+        double lp = tm_forward_backward(c, p, s, tok, T, w, NULL, NULL);
+        *x = (float)(x0 - h);
+        double lm = tm_forward_backward(c, p, s, tok, T, w, NULL, NULL);
+        *x = x0;
+        double fd = (lp - lm) / (2 * h), an = g->data[off + i];
+        if (fabs(fd - an) > 2e-3 + 2e-2 * fabs(fd)) {
+            if (bad < 3) fprintf(stderr, "  %s[%zu]: analytic %.6g vs finite-diff %.6g\n", name, i, an, fd);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+static void test_gradients(void) {
+    const tm_config *c = &TINY;
+    size_t n = tm_n_params(c);
+    float *pd = malloc(n * 4), *gd = calloc(n, 4);
+    tm_params p, g;
+    tm_params_view(c, pd, &p);
+    tm_params_view(c, gd, &g);
+    random_params(c, &p, 42);
+    tm_scratch *s = tm_scratch_new(c);
+    REQUIRE(s, " ");
+    int32_t tok[7] = {1, 5, 3, 9, 0, 10, 3};
+    float w[6] = {0, 1.0f, 0.5f, -0.7f, 1.0f, 2.0f};
+    double loss = tm_forward_backward(c, &p, s, tok, 7, w, &g, NULL);
+    CHECK(isfinite(loss), " ");
+    size_t D = c->dim, H = c->hidden, V = c->vocab, KV = 2 * (D / 4);
+    int bad = 0;
+    bad += check_range(c, &p, s, tok, 7, w, &g, p.embd, V * D, "token_embd");
+    for (int l = 0; l < c->n_layers; l++) {
+        tm_layer *L = &p.l[l];
+        bad += check_range(c, &p, s, tok, 7, w, &g, L->attn_norm, D, "attn_norm");
+        bad += check_range(c, &p, s, tok, 7, w, &g, L->wq, D * D, "attn_q");
+        bad += check_range(c, &p, s, tok, 7, w, &g, L->wk, KV * D, "attn_k");
+        bad += check_range(c, &p, s, tok, 7, w, &g, L->wv, KV * D, "attn_v");
+        bad += check_range(c, &p, s, tok, 7, w, &g, L->wo, D * D, "attn_output");
+        bad += check_range(c, &p, s, tok, 7, w, &g, L->ffn_norm, D, "ffn_norm");
+        bad += check_range(c, &p, s, tok, 7, w, &g, L->wg, H * D, "ffn_gate");
+        bad += check_range(c, &p, s, tok, 7, w, &g, L->wu, H * D, "ffn_up");
+        bad += check_range(c, &p, s, tok, 7, w, &g, L->wd, D * H, "ffn_down");
+    }
+    bad += check_range(c, &p, s, tok, 7, w, &g, p.out_norm, D, "output_norm");
+    bad += check_range(c, &p, s, tok, 7, w, &g, p.output, V * D, "output");
+    CHECK(bad == 0, "%d gradient entries disagree with finite differences", bad);
+    /* causality: changing the last token does not change earlier log-probs */
+    float lp1[6], lp2[6];
+    tm_forward_backward(c, &p, s, tok, 7, w, NULL, lp1);
+    int32_t tok2[7];
+    memcpy(tok2, tok, sizeof tok);
+    tok2[6] = 4;
+    tm_forward_backward(c, &p, s, tok2, 7, w, NULL, lp2);
+    for (int t = 0; t < 5; t++) CHECK(lp1[t] == lp2[t], " ");
+    tm_scratch_free(s);
+    free(pd); free(gd);
+}
+
+static void test_optim_and_checkpoint(void) {
+    CHECK_NEAR(tm_lr_at(1.0f, 0, 10, 110, 0.1f), 0.1, 1e-6);
+    CHECK_NEAR(tm_lr_at(1.0f, 9, 10, 110, 0.1f), 1.0, 1e-6);
+    CHECK_NEAR(tm_lr_at(1.0f, 60, 10, 110, 0.1f), 0.55, 1e-5);
+    CHECK_NEAR(tm_lr_at(1.0f, 110, 10, 110, 0.1f), 0.1, 1e-6);
+    const tm_config *c = &TINY;
+    size_t n = tm_n_params(c);
+    float *pd = malloc(n * 4), *gd = malloc(n * 4), *m = calloc(n, 4), *v = calloc(n, 4);
+    tm_params p, g;
+    tm_params_view(c, pd, &p);
+    tm_params_view(c, gd, &g);
+    tm_params_init(c, &p, 7);
+    for (size_t i = 0; i < n; i++) gd[i] = 3.0f;
+    double nrm = tm_clip_grad(&g, 1.0);
+    CHECK_NEAR(nrm, 3.0 * sqrt((double)n), 1e-2);
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (double)gd[i] * gd[i];
+    CHECK_NEAR(sqrt(ss), 1.0, 1e-4);
+    tm_adamw h = {.lr = 0.01f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .wd = 0.1f};
+    float before = p.l[0].attn_norm[0];
+    tm_adamw_step(c, &h, &p, &g, m, v, 1);
+    CHECK_NEAR(p.l[0].attn_norm[0], before - 0.01, 1e-5); /* first Adam step = lr·sign, no decay */
+    r1_error err = {0};
+    const char *path = "/tmp/r1_test_train.ckpt";
+    REQUIRE(tm_checkpoint_save(path, c, 5, 99, pd, m, v, &err) == R1_OK, "%s", err.msg);
+    tm_config c2; int64_t st; uint64_t rng; float *p2, *m2, *v2;
+    REQUIRE(tm_checkpoint_load(path, &c2, &st, &rng, &p2, &m2, &v2, &err) == R1_OK, "%s", err.msg);
+    CHECK(st == 5 && rng == 99 && !memcmp(&c2, c, sizeof c2), " ");
+    CHECK(!memcmp(p2, pd, n * 4) && !memcmp(m2, m, n * 4) && !memcmp(v2, v, n * 4), " ");
+    free(p2); free(m2); free(v2);
+    FILE *f = fopen(path, "r+b");
+    if (f) { fwrite("XXXX", 1, 4, f); fclose(f); }
+    CHECK(tm_checkpoint_load(path, &c2, &st, &rng, &p2, &m2, &v2, &err) == R1_ERR_FORMAT, " ");
+    CHECK(tm_checkpoint_load("/nonexistent/x.ckpt", &c2, &st, &rng, &p2, &m2, &v2, &err) == R1_ERR_IO, " ");
+    remove(path);
+    free(pd); free(gd); free(m); free(v);
+}
+
+/* Clean traces verify; slips are caught; reward hacking gets no accuracy reward. */
+static void test_tasks_and_reward(void) {
+    uint64_t rng = 3;
+    char buf[2048];
+    for (int k = 0; k < TASK_KINDS; k++) {
+        int n_slip_caught = 0, n_slip = 0;
+        for (int i = 0; i < 300; i++) {
+            task t;
+            task_make(&t, (task_kind)k, 4, i % 2, &rng);
+            task_trace(&t, 0.0f, &rng, buf, sizeof buf);
+            task_verdict v = task_check(&t, buf);
+            CHECK(v.format_ok && v.correct && v.trace_valid && v.reward > 1.05f, "%s: %s -> %s", task_kind_name[k], t.prompt, buf);
+            task_trace(&t, 1.0f, &rng, buf, sizeof buf);
+            v = task_check(&t, buf);
+            if (strstr(buf, "no\n") || k != TASK_COUNTDOWN) { n_slip++; n_slip_caught += !v.trace_valid; }
+            CHECK(v.reward < 1.0f || k == TASK_COUNTDOWN, "slip rewarded: %s", buf);
+        }
+        CHECK(n_slip_caught > 0 && (k == TASK_COUNTDOWN || n_slip_caught == n_slip), "%s %d/%d", task_kind_name[k], n_slip_caught, n_slip);
+    }
+    task t = {.kind = TASK_ADD, .a = 347, .b = 589};
+    snprintf(t.prompt, sizeof t.prompt, "What is 347+589?");
+    const char *good = "<think>\n7+9+0=16\n4+8+1=13\n3+5+1=9\nso 936\n</think>\n\n936";
+    task_verdict v = task_check(&t, good);
+    CHECK(v.correct && v.trace_valid && v.format_ok, " ");
+    v = task_check(&t, "<think>\n7+9+0=16\n4+8+1=13\n3+5+1=9\nso 936\n</think>\n\n937");
+    CHECK(!v.correct && v.reward < 0.5f, " ");                       /* right format, wrong answer */
+    v = task_check(&t, "<think>\nhmm\n</think>\n\n936");
+    CHECK(v.correct && !v.trace_valid && v.reward < 0.5f, " ");      /* right answer, fake trace   */
+    v = task_check(&t, "936<think>\n</think>\n\nx");
+    CHECK(!v.format_ok && v.reward == 0.0f, " ");                    /* answer outside the tags    */
+    v = task_check(&t, "<think>\n7+9+0=16\n4+8+1=13\n3+5+1=9\nso 936\n</think>\n\n936\n936");
+    CHECK(!v.format_ok && v.reward == 0.0f, " ");
+    v = task_check(&t, "<think>\n7+9+0=16\n4+8+1=13\n3+5+1=9\nso 936 936");
+    CHECK(!v.format_ok, " ");                                        /* no closing tag             */
+    int32_t ids[64];
+    int n = task_encode("<think>\nab</think>", ids, 64);
+    CHECK(n == 5 && ids[0] == TOK_THINK && ids[1] == 10 && ids[4] == TOK_END_THINK, " ");
+    CHECK(task_encode("abc", ids, 2) == -1, " ");
+}
+
+int main(void) {
+    RUN(test_tasks_and_reward);
+    RUN(test_gradients);
+    RUN(test_optim_and_checkpoint);
+    return TEST_SUMMARY();
+}
