@@ -213,13 +213,16 @@ static void softmax(float *s, int n) {
 }
 
 /* ---- latent-attention micro-kernels ------------------------------------------------------
- * Written with 8-wide GNU C vector types; on x86-64 an AVX2 clone is selected at load time
- * (ifunc), elsewhere the compiler maps them to the target's vectors. Heads are processed
+ * Written with 8-wide GNU C vector types; on x86-64 an AVX2(+FMA) clone is selected at load
+ * time (ifunc), elsewhere the compiler maps them to the target's vectors. Heads are processed
  * four at a time so each cache row is loaded once per four heads and the accumulators
  * stay in registers. */
 typedef float v8f __attribute__((vector_size(32)));
 typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));   /* unaligned access */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+/* GCC: an x86-64-v3 clone (AVX2 + FMA; multiply-adds fused in these kernels only). */
+#define MLA_SIMD __attribute__((target_clones("arch=x86-64-v3", "avx2", "default"), optimize("fp-contract=fast")))
+#elif defined(__x86_64__) && defined(__clang__)
 #define MLA_SIMD __attribute__((target_clones("avx2", "default")))
 #else
 #define MLA_SIMD
@@ -229,35 +232,46 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));   /* 
 #define STORE8(p, v) (*(v8u *)(p) = (v))
 #define HSUM8(v) ((((v)[0] + (v)[4]) + ((v)[1] + (v)[5])) + (((v)[2] + (v)[6]) + ((v)[3] + (v)[7])))
 
-/* s[h*ld + j] = scale * (q[h] · c[j]) for h < H, j < nb; q rows and c rows have W floats. */
+/* s[h*ld + j] = scale * (q[h] · c[j]) for h < H, j < nb; q rows and c rows have W floats.
+ * Tiles of 4 heads × 2 rows: 8 accumulators, 6 loads per 8 multiply-adds. */
 MLA_SIMD static void scores_block(const float *q, int H, const float *c, int nb, int W, float scale,
                                   float *s, int ld) {
     const int W8 = W & ~7;
     for (int h0 = 0; h0 < H; h0 += 4) {
-        const float *qh[4];
-        for (int i = 0; i < 4; i++) qh[i] = q + (size_t)R1_MIN(h0 + i, H - 1) * W;
-        for (int j = 0; j < nb; j++) {
-            const float *cj = c + (size_t)j * W;
-            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        const float *q0 = q + (size_t)R1_MIN(h0 + 0, H - 1) * W, *q1 = q + (size_t)R1_MIN(h0 + 1, H - 1) * W;
+        const float *q2 = q + (size_t)R1_MIN(h0 + 2, H - 1) * W, *q3 = q + (size_t)R1_MIN(h0 + 3, H - 1) * W;
+        for (int j = 0; j < nb; j += 2) {
+            const int j1 = R1_MIN(j + 1, nb - 1);   /* an odd last row is computed twice */
+            const float *c0 = c + (size_t)j * W, *c1 = c + (size_t)j1 * W;
+            v8f a00 = {0}, a10 = {0}, a20 = {0}, a30 = {0}, a01 = {0}, a11 = {0}, a21 = {0}, a31 = {0};
             for (int k = 0; k < W8; k += 8) {
-                const v8f cv = LOAD8(cj + k);
-                a0 += LOAD8(qh[0] + k) * cv;
-                a1 += LOAD8(qh[1] + k) * cv;
-                a2 += LOAD8(qh[2] + k) * cv;
-                a3 += LOAD8(qh[3] + k) * cv;
+                const v8f x0 = LOAD8(c0 + k), x1 = LOAD8(c1 + k);
+                v8f t = LOAD8(q0 + k);
+                a00 += t * x0, a01 += t * x1;
+                t = LOAD8(q1 + k);
+                a10 += t * x0, a11 += t * x1;
+                t = LOAD8(q2 + k);
+                a20 += t * x0, a21 += t * x1;
+                t = LOAD8(q3 + k);
+                a30 += t * x0, a31 += t * x1;
             }
-            float r[4] = {HSUM8(a0), HSUM8(a1), HSUM8(a2), HSUM8(a3)};
-            for (int i = 0; i < 4 && h0 + i < H; i++) {
-                for (int k = W8; k < W; k++) r[i] += qh[i][k] * cj[k];
-                s[(size_t)(h0 + i) * ld + j] = r[i] * scale;
-            }
+            float r[2][4] = {{HSUM8(a00), HSUM8(a10), HSUM8(a20), HSUM8(a30)},
+                             {HSUM8(a01), HSUM8(a11), HSUM8(a21), HSUM8(a31)}};
+            const float *qh[4] = {q0, q1, q2, q3};
+            for (int u = 0; u < 2 && j + u < nb; u++)
+                for (int i = 0; i < 4 && h0 + i < H; i++) {
+                    const float *cu = u ? c1 : c0;
+                    for (int k = W8; k < W; k++) r[u][i] += qh[i][k] * cu[k];
+                    s[(size_t)(h0 + i) * ld + j + u] = r[u][i] * scale;
+                }
         }
     }
 }
 
-/* o[h][r] += sum_j p[h*ld + j] * c[j][r] for h < H, r < R, j < nb; c rows have W floats. */
+/* o[h][r] += sum_j p[h*ld + j] * c[j][r] for h < H, r < R, j < nb; c rows have W floats.
+ * Tiles of 4 heads × 16 columns: 8 accumulators kept in registers over all nb rows. */
 MLA_SIMD static void accum_block(float *o, int H, int R, const float *p, int ld, const float *c, int nb, int W) {
-    const int R8 = R & ~7;
+    const int R16 = R & ~15;
     for (int h0 = 0; h0 < H; h0 += 4) {
         const float *ph[4];
         float *oh[4];
@@ -266,25 +280,28 @@ MLA_SIMD static void accum_block(float *o, int H, int R, const float *p, int ld,
             ph[i] = p + (size_t)h * ld;
             oh[i] = o + (size_t)h * R;
         }
-        for (int r = 0; r < R8; r += 8) {
+        for (int r = 0; r < R16; r += 16) {
             v8f a0 = LOAD8(oh[0] + r), a1 = LOAD8(oh[1] + r), a2 = LOAD8(oh[2] + r), a3 = LOAD8(oh[3] + r);
+            v8f b0 = LOAD8(oh[0] + r + 8), b1 = LOAD8(oh[1] + r + 8), b2 = LOAD8(oh[2] + r + 8), b3 = LOAD8(oh[3] + r + 8);
             for (int j = 0; j < nb; j++) {
-                const v8f cv = LOAD8(c + (size_t)j * W + r);
-                a0 += ph[0][j] * cv;
-                a1 += ph[1][j] * cv;
-                a2 += ph[2][j] * cv;
-                a3 += ph[3][j] * cv;
+                const v8f x0 = LOAD8(c + (size_t)j * W + r), x1 = LOAD8(c + (size_t)j * W + r + 8);
+                const float p0 = ph[0][j], p1 = ph[1][j], p2 = ph[2][j], p3 = ph[3][j];
+                a0 += p0 * x0, b0 += p0 * x1;
+                a1 += p1 * x0, b1 += p1 * x1;
+                a2 += p2 * x0, b2 += p2 * x1;
+                a3 += p3 * x0, b3 += p3 * x1;
             }
-            const v8f a[4] = {a0, a1, a2, a3};
-            for (int i = 0; i < 4 && h0 + i < H; i++) STORE8(oh[i] + r, a[i]);
+            const v8f a[4] = {a0, a1, a2, a3}, b[4] = {b0, b1, b2, b3};
+            for (int i = 0; i < 4 && h0 + i < H; i++) {
+                STORE8(oh[i] + r, a[i]);
+                STORE8(oh[i] + r + 8, b[i]);
+            }
         }
         for (int i = 0; i < 4 && h0 + i < H; i++)
-            for (int r = R8; r < R; r++)
+            for (int r = R16; r < R; r++)
                 for (int j = 0; j < nb; j++) oh[i][r] += ph[i][j] * c[(size_t)j * W + r];
     }
 }
-
-
 
 /* W_uk of head h. dot orientation (split layout): R rows of Dn → q_lat = mul(W, q_nope);
  * transposed orientation (kv_b layout): Dn rows of R → q_lat = mul_t(W, q_nope). */
@@ -298,7 +315,6 @@ static r1_wmat head_uv(const r1_mla_weights *w, const r1_mla_config *c, int h) {
     if (w->layout == R1_MLA_LAYOUT_SPLIT) return r1_wmat_rows(&w->wv_b, (int64_t)h * c->v_head, c->v_head);
     return r1_wmat_rows(&w->wkv_b, (int64_t)h * (c->qk_nope + c->v_head) + c->qk_nope, c->v_head);
 }
-
 
 /* ---- attention forms ----------------------------------------------------------------------- */
 enum { KV_BLOCK = 32 };   /* cache rows per block: 32 × (R+Dr) floats stay in L2 */
