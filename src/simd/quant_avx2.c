@@ -489,6 +489,36 @@ static void gemm_q4_K_avx2(int n, int nr, int nc, const void *w, size_t ws, cons
     }
 }
 
+/* F32/F16/BF16 weights: each 8-element chunk is loaded/converted once for 4 activation rows. */
+#define HALF_GEMM(name, T, load, vdot)                                                        \
+    static void name(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as,  \
+                     float *out, size_t ldo) {                                                 \
+        for (int r = 0; r < nr; r++) {                                                         \
+            const T *x = ROW(w, r, ws);                                                        \
+            int c = 0;                                                                         \
+            for (; c + 4 <= nc && n % 8 == 0; c += 4) {                                        \
+                const float *y0 = ROW(a, c, as), *y1 = ROW(a, c + 1, as), *y2 = ROW(a, c + 2, as), \
+                            *y3 = ROW(a, c + 3, as);                                           \
+                __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                    \
+                for (int i = 0; i < n; i += 8) {                                               \
+                    __m256 xv = load(x + i);                                                   \
+                    s0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y0 + i), s0);                     \
+                    s1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y1 + i), s1);                     \
+                    s2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y2 + i), s2);                     \
+                    s3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(y3 + i), s3);                     \
+                }                                                                              \
+                out[(size_t)c * ldo + r] = hsum_ps(s0);                                        \
+                out[(size_t)(c + 1) * ldo + r] = hsum_ps(s1);                                  \
+                out[(size_t)(c + 2) * ldo + r] = hsum_ps(s2);                                  \
+                out[(size_t)(c + 3) * ldo + r] = hsum_ps(s3);                                  \
+            }                                                                                  \
+            for (; c < nc; c++) vdot(n, &out[(size_t)c * ldo + r], x, ROW(a, c, as));          \
+        }                                                                                      \
+    }
+HALF_GEMM(gemm_f32_avx2, float, _mm256_loadu_ps, vec_dot_f32_avx2)
+HALF_GEMM(gemm_f16_avx2, uint16_t, load_f16x8, vec_dot_f16_avx2)
+HALF_GEMM(gemm_bf16_avx2, uint16_t, load_bf16x8, vec_dot_bf16_avx2)
+
 void r1_quant_install_avx2(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx2;
     t[R1_TYPE_F16].vec_dot = vec_dot_f16_avx2;
@@ -509,4 +539,7 @@ void r1_quant_install_avx2(r1_type_traits *t) {
     t[R1_TYPE_IQ4_XS].vec_dot = vec_dot_iq4_xs_avx2;
     t[R1_TYPE_Q8_0].gemm = gemm_q8_0_avx2;
     t[R1_TYPE_Q4_K].gemm = gemm_q4_K_avx2;
+    t[R1_TYPE_F32].gemm = gemm_f32_avx2;
+    t[R1_TYPE_F16].gemm = gemm_f16_avx2;
+    t[R1_TYPE_BF16].gemm = gemm_bf16_avx2;
 }

@@ -45,6 +45,37 @@ DOT512(vec_dot_f32_avx512, float, LOADF32, F32_ID)
 DOT512(vec_dot_f16_avx512, uint16_t, load_f16x16, r1_fp16_to_fp32)
 DOT512(vec_dot_bf16_avx512, uint16_t, load_bf16x16, r1_bf16_to_fp32)
 
+/* F32/F16/BF16 weights: each 16-element chunk is loaded/converted once for 4 activation rows. */
+#define ROW(base, i, stride) ((const void *)((const char *)(base) + (size_t)(i) * (stride)))
+#define GEMM512(name, T, load, vdot)                                                          \
+    static void name(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as,  \
+                     float *out, size_t ldo) {                                                 \
+        for (int r = 0; r < nr; r++) {                                                         \
+            const T *x = ROW(w, r, ws);                                                        \
+            int c = 0;                                                                         \
+            for (; c + 4 <= nc && n % 16 == 0; c += 4) {                                       \
+                const float *y0 = ROW(a, c, as), *y1 = ROW(a, c + 1, as), *y2 = ROW(a, c + 2, as), \
+                            *y3 = ROW(a, c + 3, as);                                           \
+                __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                    \
+                for (int i = 0; i < n; i += 16) {                                              \
+                    __m512 xv = load(x + i);                                                   \
+                    s0 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(y0 + i), s0);                     \
+                    s1 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(y1 + i), s1);                     \
+                    s2 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(y2 + i), s2);                     \
+                    s3 = _mm512_fmadd_ps(xv, _mm512_loadu_ps(y3 + i), s3);                     \
+                }                                                                              \
+                out[(size_t)c * ldo + r] = _mm512_reduce_add_ps(s0);                           \
+                out[(size_t)(c + 1) * ldo + r] = _mm512_reduce_add_ps(s1);                     \
+                out[(size_t)(c + 2) * ldo + r] = _mm512_reduce_add_ps(s2);                     \
+                out[(size_t)(c + 3) * ldo + r] = _mm512_reduce_add_ps(s3);                     \
+            }                                                                                  \
+            for (; c < nc; c++) vdot(n, &out[(size_t)c * ldo + r], x, ROW(a, c, as));          \
+        }                                                                                      \
+    }
+GEMM512(gemm_f32_avx512, float, LOADF32, vec_dot_f32_avx512)
+GEMM512(gemm_f16_avx512, uint16_t, load_f16x16, vec_dot_f16_avx512)
+GEMM512(gemm_bf16_avx512, uint16_t, load_bf16x16, vec_dot_bf16_avx512)
+
 /* Two 32-byte rows a0|a1 and b0|b1 as one 512-bit register. */
 static inline __m512i load2x32(const void *p0, const void *p1) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)p0)),
@@ -188,4 +219,7 @@ void r1_quant_install_avx512(r1_type_traits *t) {
     t[R1_TYPE_Q4_0].vec_dot = vec_dot_q4_0_avx512;
     t[R1_TYPE_Q4_K].vec_dot = vec_dot_q4_K_avx512;
     t[R1_TYPE_Q6_K].vec_dot = vec_dot_q6_K_avx512;
+    t[R1_TYPE_F32].gemm = gemm_f32_avx512;
+    t[R1_TYPE_F16].gemm = gemm_f16_avx512;
+    t[R1_TYPE_BF16].gemm = gemm_bf16_avx512;
 }
