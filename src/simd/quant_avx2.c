@@ -489,6 +489,53 @@ static void gemm_q4_K_avx2(int n, int nr, int nc, const void *w, size_t ws, cons
     }
 }
 
+/* Q6_K: the 6-bit values of each 128-element half are rebuilt once for 4 activation rows;
+ * unsigned q (0..63) with maddubs, the -32 offset folded in via bsums per row. */
+static void gemm_q6_K_avx2(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as,
+                           float *out, size_t ldo) {
+    const int nb = n / QK_K;
+    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
+    for (int r = 0; r < nr; r++) {
+        const block_q6_K *x = ROW(w, r, ws);
+        int c = 0;
+        for (; c + 4 <= nc; c += 4) {
+            const block_q8_K *y[4];
+            float acc[4] = {0, 0, 0, 0};
+            for (int k = 0; k < 4; k++) y[k] = ROW(a, c + k, as);
+            for (int i = 0; i < nb; i++) {
+                const int8_t *sc = x[i].scales;
+                __m256i isum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                                   _mm256_setzero_si256()};
+                for (int h = 0; h < 2; h++) {
+                    const uint8_t *ql = x[i].ql + 64 * h, *qh = x[i].qh + 32 * h;
+                    __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+                    __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+                    __m256i q[4];
+                    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
+                    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
+                    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
+                    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
+                    for (int g = 0; g < 4; g++) {
+                        __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[8 * h + 2 * g + 1]), _mm_set1_epi16(sc[8 * h + 2 * g]));
+                        for (int k = 0; k < 4; k++) {
+                            __m256i yv = _mm256_loadu_si256((const __m256i *)(y[k][i].qs + 128 * h + 32 * g));
+                            isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(_mm256_maddubs_epi16(q[g], yv), scv));
+                        }
+                    }
+                }
+                float d = h2f(x[i].d);
+                for (int k = 0; k < 4; k++) {
+                    int bias = 0;
+                    for (int j = 0; j < 16; j++) bias += sc[j] * y[k][i].bsums[j];
+                    acc[k] += d * y[k][i].d * (hsum_i32(isum[k]) - 32 * bias);
+                }
+            }
+            for (int k = 0; k < 4; k++) out[(size_t)(c + k) * ldo + r] = acc[k];
+        }
+        for (; c < nc; c++) vec_dot_q6_K_avx2(n, &out[(size_t)c * ldo + r], x, ROW(a, c, as));
+    }
+}
+
 /* F32/F16/BF16 weights: each 8-element chunk is loaded/converted once for 4 activation rows. */
 #define HALF_GEMM(name, T, load, vdot)                                                        \
     static void name(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as,  \
@@ -539,6 +586,7 @@ void r1_quant_install_avx2(r1_type_traits *t) {
     t[R1_TYPE_IQ4_XS].vec_dot = vec_dot_iq4_xs_avx2;
     t[R1_TYPE_Q8_0].gemm = gemm_q8_0_avx2;
     t[R1_TYPE_Q4_K].gemm = gemm_q4_K_avx2;
+    t[R1_TYPE_Q6_K].gemm = gemm_q6_K_avx2;
     t[R1_TYPE_F32].gemm = gemm_f32_avx2;
     t[R1_TYPE_F16].gemm = gemm_f16_avx2;
     t[R1_TYPE_BF16].gemm = gemm_bf16_avx2;
