@@ -6,7 +6,7 @@
 #     rules must pick the same type for every tensor;
 #  3. r1 quantizes it: llama.cpp must load the result, every tensor must dequantize
 #     bit-identically with ggml and r1, and the bytes must equal llama.cpp's own output;
-#  4. bad input: unknown type (lists valid ones), missing input, a Q4_0 target that cannot
+#  4. bad input: unknown type (lists valid ones), missing/truncated input, a Q4_0 target that cannot
 #     hold a 536-wide row, requantizing without --allow-requantize: clear message,
 #     non-zero exit, no output file left behind.
 # Steps 3-4 need the GGUF writer behind `r1 quantize`; without it they are reported as
@@ -66,6 +66,9 @@ if [ $have_r1 = 1 ]; then
   }
   expect_fail "unknown type" "Q4_K_M" "$out/model-f16.gguf" "$out/bad.gguf" Q4_K_X
   expect_fail "missing input" "nonexistent" "$out/nonexistent.gguf" "$out/bad.gguf" Q8_0
+  head -c 4000000 "$out/model-f16.gguf" > "$out/trunc.gguf"
+  expect_fail "truncated input" "past the end" "$out/trunc.gguf" "$out/bad.gguf" Q4_K_M
+  rm -f "$out/trunc.gguf"
   expect_fail "row 536 in Q4_0" "ffn_down" "$out/model-odd.gguf" "$out/bad.gguf" Q4_0
   "$build/r1" quantize "$out/model-f16.gguf" "$out/q8.gguf" Q8_0 2>/dev/null
   expect_fail "requantize without flag" "allow-requantize" "$out/q8.gguf" "$out/bad.gguf" Q4_K_M
