@@ -337,3 +337,114 @@ done:
     return st;
 }
 
+/* ---- GGUF binding ----------------------------------------------------------------------- */
+static bool meta_i64(const gguf_file *f, const char *arch, const char *suffix, int64_t *out) {
+    char key[160];
+    snprintf(key, sizeof key, "%s.%s", arch, suffix);
+    return gguf_get_i64(f, key, out);
+}
+
+r1_status r1_moe_router_from_gguf(const gguf_file *f, const char *arch, const char *file,
+                                  r1_moe_router *r, int *n_shared, int *n_ff_exp, r1_error *err) {
+    memset(r, 0, sizeof *r);
+    static const char *const keys[] = {"expert_count", "expert_used_count", "expert_feed_forward_length"};
+    int64_t v[3];
+    for (int i = 0; i < 3; i++)
+        if (!meta_i64(f, arch, keys[i], &v[i]) || v[i] < 0 || v[i] > INT32_MAX)
+            return r1_set_error(err, R1_ERR_FORMAT, "%s: missing or invalid metadata %s.%s", file, arch, keys[i]);
+    int64_t sh = 0, gating = R1_GATING_SOFTMAX, ng = 1, tg = 1;
+    meta_i64(f, arch, "expert_shared_count", &sh);
+    meta_i64(f, arch, "expert_gating_func", &gating);
+    meta_i64(f, arch, "expert_group_count", &ng);
+    meta_i64(f, arch, "expert_group_used_count", &tg);
+    if (sh < 0 || sh > 64 || v[2] < 1)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: invalid %s.expert_shared_count %lld / expert_feed_forward_length %lld",
+                            file, arch, (long long)sh, (long long)v[2]);
+    if (gating != R1_GATING_SOFTMAX && gating != R1_GATING_SIGMOID)
+        return r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: unknown %s.expert_gating_func %lld (1 softmax, 2 sigmoid)",
+                            file, arch, (long long)gating);
+    if (ng < 0 || ng > R1_MOE_MAX_EXPERTS || tg < 0 || tg > R1_MOE_MAX_EXPERTS)
+        return r1_set_error(err, R1_ERR_FORMAT, "%s: invalid %s.expert_group_count %lld / expert_group_used_count %lld",
+                            file, arch, (long long)ng, (long long)tg);
+    r->n_expert = (int)v[0];
+    r->n_used = (int)v[1];
+    r->gating = (r1_gating)gating;
+    r->n_group = (int)ng;
+    r->topk_group = (int)tg;
+    r->group_score = R1_GROUP_SCORE_AUTO;
+    char key[160];
+    snprintf(key, sizeof key, "%s.expert_weights_norm", arch);
+    r->norm = false;
+    gguf_get_bool(f, key, &r->norm);
+    snprintf(key, sizeof key, "%s.expert_weights_scale", arch);
+    r->scale = 1.0f;
+    if (gguf_get_f32(f, key, &r->scale) && r->scale == 0.0f) r->scale = 1.0f;   /* 0: unset */
+    *n_shared = (int)sh;
+    *n_ff_exp = (int)v[2];
+    return r1_moe_router_check(r, file, err);
+}
+
+/* Finds blk.<il>.<name> and checks ne == {ne0, ne1, ne2}; NULL + error if missing/wrong. */
+static const gguf_tensor *find_shaped(const gguf_file *f, const char *file, int il, const char *name,
+                                      int64_t ne0, int64_t ne1, int64_t ne2, bool optional, r1_error *err) {
+    char tn[96];
+    snprintf(tn, sizeof tn, "blk.%d.%s", il, name);
+    const gguf_tensor *t = gguf_find_tensor(f, tn);
+    if (!t) {
+        if (!optional) r1_set_error(err, R1_ERR_FORMAT, "%s: missing tensor %s", file, tn);
+        return NULL;
+    }
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != ne2 || t->ne[3] != 1) {
+        r1_set_error(err, R1_ERR_FORMAT, "%s: tensor %s has shape [%lld, %lld, %lld], expected [%lld, %lld, %lld]",
+                     file, tn, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2], (long long)ne0,
+                     (long long)ne1, (long long)ne2);
+        return NULL;
+    }
+    return t;
+}
+
+/* A 2-D weight view of blk.<il>.<name> with the expected shape (3-D: ne1*ne2 rows). */
+static r1_status bind_mat(const gguf_file *f, const char *file, int il, const char *name, int64_t ne0,
+                          int64_t ne1, int64_t ne2, r1_wmat *w, r1_error *err) {
+    const gguf_tensor *t = find_shaped(f, file, il, name, ne0, ne1, ne2, false, err);
+    if (!t) return err ? err->status : R1_ERR_FORMAT;
+    char what[160];
+    snprintf(what, sizeof what, "%s: blk.%d.%s", file, il, name);
+    return r1_wmat_init(w, t->type, t->data, ne0, ne1 * ne2, what, err);
+}
+
+r1_status r1_moe_layer_from_gguf(const gguf_file *f, int il, const r1_moe_router *r, int n_embd,
+                                 int n_ff_exp, int n_shared, const char *file, r1_moe_layer *l,
+                                 r1_error *err) {
+    memset(l, 0, sizeof *l);
+    l->router = *r;
+    l->n_embd = n_embd;
+    l->n_ff_exp = n_ff_exp;
+    l->n_shared = n_shared;
+    const int64_t E = n_embd, F = n_ff_exp, NE = r->n_expert;
+    r1_status st;
+    if ((st = bind_mat(f, file, il, "ffn_gate_inp.weight", E, NE, 1, &l->gate_inp, err))) return st;
+    char tn[96];
+    snprintf(tn, sizeof tn, "blk.%d.exp_probs_b.bias", il);
+    if (gguf_find_tensor(f, tn)) {
+        const gguf_tensor *b = find_shaped(f, file, il, "exp_probs_b.bias", NE, 1, 1, false, err);
+        if (!b) return err ? err->status : R1_ERR_FORMAT;
+        if (b->type != R1_TYPE_F32)
+            return r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: %s must be f32, not %s", file, tn, r1_type_name(b->type));
+        l->router.bias = b->data;
+    }
+    static const char *const names[3] = {"ffn_gate_exps.weight", "ffn_up_exps.weight", "ffn_down_exps.weight"};
+    for (int i = 0; i < 3; i++) {
+        r1_wmat w;
+        if ((st = bind_mat(f, file, il, names[i], i == 2 ? F : E, i == 2 ? E : F, NE, &w, err))) return st;
+        l->exps_type[i] = w.type;
+        l->exps_data[i] = w.data;
+    }
+    if (n_shared > 0) {
+        const int64_t FS = F * n_shared;
+        if ((st = bind_mat(f, file, il, "ffn_gate_shexp.weight", E, FS, 1, &l->gate_sh, err))) return st;
+        if ((st = bind_mat(f, file, il, "ffn_up_shexp.weight", E, FS, 1, &l->up_sh, err))) return st;
+        if ((st = bind_mat(f, file, il, "ffn_down_shexp.weight", FS, E, 1, &l->down_sh, err))) return st;
+    }
+    return R1_OK;
+}

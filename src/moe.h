@@ -29,6 +29,7 @@
 #define R1_MOE_H
 
 #include "common.h"
+#include "gguf.h"
 #include "quant.h"
 #include <stdbool.h>
 #include <stdint.h>
@@ -126,6 +127,21 @@ r1_wmat r1_moe_expert(const r1_moe_layer *l, int which, int expert);
  * routing (n_tok × n_used ids) for inspection. */
 r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float *out,
                          int32_t *ids_out, const r1_par *par, r1_error *err);
+
+/* Reads the router from GGUF metadata "<arch>.expert_*" (count, used_count, gating_func —
+ * absent means softmax as in older DeepSeek-V2 files —, weights_norm, weights_scale,
+ * group_count, group_used_count); the bias pointer is left NULL (per layer). Checks it
+ * with r1_moe_router_check. Also returns expert_shared_count and
+ * expert_feed_forward_length. Errors name the file and the key. */
+r1_status r1_moe_router_from_gguf(const gguf_file *f, const char *arch, const char *file,
+                                  r1_moe_router *r, int *n_shared, int *n_ff_exp, r1_error *err);
+
+/* Binds layer il's MoE tensors (blk.<il>.ffn_gate_inp, exp_probs_b.bias (optional; sets
+ * the router's bias), ffn_{gate,up,down}_exps, ffn_{gate,up,down}_shexp when n_shared > 0),
+ * checking every shape against the router and sizes. Errors name the file and tensor. */
+r1_status r1_moe_layer_from_gguf(const gguf_file *f, int il, const r1_moe_router *r, int n_embd,
+                                 int n_ff_exp, int n_shared, const char *file, r1_moe_layer *l,
+                                 r1_error *err);
 
 /* SwiGLU FFN with separate gate/up/down matrices: out = down(silu(gate x) * up x);
  * the dense leading layers and the shared experts. out is overwritten. */
