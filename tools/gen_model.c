@@ -1,0 +1,576 @@
+/*
+ * gen_model.c — writes a random-weight GGUF model for tests: the same metadata keys
+ * and tensor names/shapes that llama.cpp's converter writes for llama, qwen2 and qwen3,
+ * optionally with a real Hugging Face tokenizer (tokenizer.json + tokenizer_config.json).
+ *
+ *   gen_model --arch llama|qwen2|qwen3 [--preset r1-distill-qwen-1.5b|tiny]
+ *             [--layers N --embd N --heads N --kv-heads N --ff N --head-dim N --ctx N
+ *              --vocab N --rope-theta F --eps F --tied --llama3-rope]
+ *             [--tokenizer tokenizer.json [--tokenizer-config tokenizer_config.json]]
+ *             [--pre NAME] [--name NAME] [--type f32|f16|bf16|q8_0] [--seed S]
+ *             [--vocab-only] -o out.gguf
+ *
+ * Weights: each tensor has its own splitmix64 stream seeded from (seed, tensor name), so
+ * a tensor's values do not depend on which other tensors exist. Matrices are uniform
+ * with standard deviation 0.02, norm weights 1 + uniform noise (sd 0.05), biases sd 0.02.
+ * 2-D tensors use --type; 1-D tensors (norms, biases, rope_freqs) are always F32.
+ * Data is produced tensor by tensor at write time (gguf_add_tensor_lazy), so the 1.5B
+ * preset never holds more than one tensor in memory.
+ *
+ * Shapes are GGUF order: ne[0] = input dim (row length), ne[1] = output dim.
+ * The architecture description is a table (ARCHS + TENSORS below): adding an
+ * architecture means adding an arch row, its feature flags, and any new tensor rows.
+ */
+#include "gguf.h"
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- hyper-parameters ------------------------------------------------------------ */
+typedef struct hparams {
+    const char *arch, *name;
+    int64_t n_layer, n_embd, n_head, n_head_kv, n_ff, head_dim, n_ctx, n_vocab;
+    float rope_theta, eps;
+    bool tied, llama3_rope;
+    r1_type type;
+    uint64_t seed;
+} hparams;
+
+/* Features an architecture may have; tensor rows require some of them. */
+enum {
+    F_QKV_BIAS   = 1u << 0,   /* q/k/v projections have biases (qwen2)                 */
+    F_QK_NORM    = 1u << 1,   /* per-head RMS norm of q and k (qwen3)                  */
+    F_KV_LEN     = 1u << 2,   /* always write attention.key_length/value_length        */
+    F_ROPE_DIM   = 1u << 3,   /* write rope.dimension_count and vocab_size (llama)     */
+    F_UNTIED     = 1u << 4,   /* set at run time unless --tied: output.weight exists   */
+    F_ROPE_FREQS = 1u << 5,   /* set at run time by --llama3-rope                      */
+};
+
+typedef struct arch_desc {
+    const char *name;
+    unsigned    features;
+    const char *rope;         /* documentation: RoPE pairing convention in GGUF        */
+} arch_desc;
+
+static const arch_desc ARCHS[] = {
+    { "llama", F_ROPE_DIM, "normal (consecutive pairs; the converter permutes q/k)" },
+    { "qwen2", F_QKV_BIAS, "neox (first half / second half)" },
+    { "qwen3", F_QK_NORM | F_KV_LEN, "neox (first half / second half)" },
+    /* deepseek2 (MLA + MoE) goes here: add its feature flags and tensor rows below. */
+};
+
+/* Symbolic dimensions used in the tensor table. */
+typedef enum dim { D_1, D_EMBD, D_Q, D_KV, D_FF, D_HEAD, D_HALF_HEAD, D_VOCAB } dim;
+typedef enum kind { K_MATRIX, K_NORM, K_BIAS, K_ROPE_FREQS } kind;
+
+typedef struct tensor_desc {
+    const char *name;         /* printf format with %d = layer for per-layer tensors   */
+    bool        per_layer;
+    unsigned    requires;     /* features that must all be present                     */
+    kind        kind;
+    int         n_dims;
+    dim         ne[2];
+} tensor_desc;
+
+static const tensor_desc TENSORS[] = {
+    { "token_embd.weight",         false, 0,            K_MATRIX, 2, { D_EMBD, D_VOCAB } },
+    { "rope_freqs.weight",         false, F_ROPE_FREQS, K_ROPE_FREQS, 1, { D_HALF_HEAD, D_1 } },
+    { "blk.%d.attn_norm.weight",   true,  0,            K_NORM,   1, { D_EMBD, D_1 } },
+    { "blk.%d.attn_q.weight",      true,  0,            K_MATRIX, 2, { D_EMBD, D_Q } },
+    { "blk.%d.attn_q.bias",        true,  F_QKV_BIAS,   K_BIAS,   1, { D_Q, D_1 } },
+    { "blk.%d.attn_k.weight",      true,  0,            K_MATRIX, 2, { D_EMBD, D_KV } },
+    { "blk.%d.attn_k.bias",        true,  F_QKV_BIAS,   K_BIAS,   1, { D_KV, D_1 } },
+    { "blk.%d.attn_v.weight",      true,  0,            K_MATRIX, 2, { D_EMBD, D_KV } },
+    { "blk.%d.attn_v.bias",        true,  F_QKV_BIAS,   K_BIAS,   1, { D_KV, D_1 } },
+    { "blk.%d.attn_output.weight", true,  0,            K_MATRIX, 2, { D_Q, D_EMBD } },
+    { "blk.%d.attn_q_norm.weight", true,  F_QK_NORM,    K_NORM,   1, { D_HEAD, D_1 } },
+    { "blk.%d.attn_k_norm.weight", true,  F_QK_NORM,    K_NORM,   1, { D_HEAD, D_1 } },
+    { "blk.%d.ffn_norm.weight",    true,  0,            K_NORM,   1, { D_EMBD, D_1 } },
+    { "blk.%d.ffn_gate.weight",    true,  0,            K_MATRIX, 2, { D_EMBD, D_FF } },
+    { "blk.%d.ffn_up.weight",      true,  0,            K_MATRIX, 2, { D_EMBD, D_FF } },
+    { "blk.%d.ffn_down.weight",    true,  0,            K_MATRIX, 2, { D_FF, D_EMBD } },
+    { "output_norm.weight",        false, 0,            K_NORM,   1, { D_EMBD, D_1 } },
+    { "output.weight",             false, F_UNTIED,     K_MATRIX, 2, { D_EMBD, D_VOCAB } },
+};
+
+static int64_t dim_value(const hparams *hp, dim d) {
+    switch (d) {
+    case D_1: return 1;
+    case D_EMBD: return hp->n_embd;
+    case D_Q: return hp->n_head * hp->head_dim;
+    case D_KV: return hp->n_head_kv * hp->head_dim;
+    case D_FF: return hp->n_ff;
+    case D_HEAD: return hp->head_dim;
+    case D_HALF_HEAD: return hp->head_dim / 2;
+    case D_VOCAB: return hp->n_vocab;
+    }
+    return 0;
+}
+
+/* ---- deterministic random numbers ---------------------------------------------- */
+static uint64_t splitmix64(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+/* uniform in [-1, 1) from 24 random bits */
+static float unif(uint64_t *s) { return (float)(splitmix64(s) >> 40) * (2.0f / 16777216.0f) - 1.0f; }
+
+/* ---- lazy tensor production -------------------------------------------------------- */
+typedef struct gen_tensor {
+    char     name[96];
+    kind     kind;
+    r1_type  type;
+    int64_t  ne[2];
+    const hparams *hp;
+} gen_tensor;
+
+/* llama3 rope frequency factors (as the converter computes them from rope_scaling
+ * {factor 8, low_freq_factor 1, high_freq_factor 4, original_max_position_embeddings 8192}). */
+static float llama3_factor(const hparams *hp, int64_t i) {
+    const double factor = 8, lo = 1, hi = 4, old_ctx = 8192, pi = 3.14159265358979323846;
+    double freq = 1.0 / pow(hp->rope_theta, (double)(2 * i) / (double)hp->head_dim);
+    double wavelen = 2 * pi / freq;
+    if (wavelen < old_ctx / hi) return 1.0f;
+    if (wavelen > old_ctx / lo) return (float)factor;
+    double smooth = (old_ctx / wavelen - lo) / (hi - lo);
+    return (float)(1.0 / ((1 - smooth) / factor + smooth));
+}
+
+/* Fills dst (nbytes = the tensor's size in its type) row by row. */
+static r1_status produce(void *user, void *dst, size_t nbytes, r1_error *err) {
+    const gen_tensor *g = user;
+    uint64_t s = g->hp->seed;
+    for (const char *c = g->name; *c; c++) s = (s ^ (unsigned char)*c) * 0x100000001b3ull;
+    const r1_type_traits *tr = r1_type_get_traits(g->type);
+    size_t row_bytes = r1_row_size(g->type, g->ne[0]);
+    if (!tr || row_bytes * (size_t)g->ne[1] != nbytes)
+        return r1_set_error(err, R1_ERR_INTERNAL, "gen_model: tensor '%s': size mismatch", g->name);
+    float *row = malloc((size_t)g->ne[0] * sizeof *row);
+    if (!row) return r1_set_error(err, R1_ERR_NOMEM, "gen_model: out of memory");
+    const float sd_unif = 1.7320508f; /* uniform [-1,1) has sd 1/sqrt(3) */
+    for (int64_t r = 0; r < g->ne[1]; r++) {
+        for (int64_t i = 0; i < g->ne[0]; i++) {
+            switch (g->kind) {
+            case K_MATRIX: case K_BIAS: row[i] = 0.02f * sd_unif * unif(&s); break;
+            case K_NORM: row[i] = 1.0f + 0.05f * sd_unif * unif(&s); break;
+            case K_ROPE_FREQS: row[i] = llama3_factor(g->hp, i); break;
+            }
+        }
+        uint8_t *out = (uint8_t *)dst + (size_t)r * row_bytes;
+        if (g->type == R1_TYPE_F32) memcpy(out, row, row_bytes);
+        else if (tr->from_float) tr->from_float(row, out, g->ne[0]);
+        else { free(row); return r1_set_error(err, R1_ERR_UNSUPPORTED, "gen_model: cannot produce type %s", tr->name); }
+    }
+    free(row);
+    return R1_OK;
+}
+
+/* ---- tokenizer --------------------------------------------------------------------- */
+typedef struct vocab {
+    char   **tok;      /* n strings (owned) */
+    int32_t *type;     /* llama.cpp token types: 1 normal, 3 control, 4 user-defined, 5 unused */
+    int64_t  n;
+    char   **merges;   /* n_merges strings "a b" (owned) */
+    int64_t  n_merges;
+    int32_t  bos, eos, pad;
+    int      add_bos, add_eos;   /* -1: unknown */
+    char    *chat_template;
+} vocab;
+
+static void vocab_free(vocab *v) {
+    for (int64_t i = 0; i < v->n; i++) free(v->tok[i]);
+    for (int64_t i = 0; i < v->n_merges; i++) free(v->merges[i]);
+    free(v->tok); free(v->type); free(v->merges); free(v->chat_template);
+}
+
+static char *read_file(const char *path, r1_error *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) { r1_set_error(err, R1_ERR_IO, "%s: cannot open", path); return NULL; }
+    char *buf = NULL;
+    size_t n = 0, cap = 0, k;
+    do {
+        if (cap - n < 65536) {
+            char *nb = realloc(buf, cap = cap * 2 + 65536);
+            if (!nb) { free(buf); fclose(fp); r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", path); return NULL; }
+            buf = nb;
+        }
+        k = fread(buf + n, 1, cap - n - 1, fp);
+        n += k;
+    } while (k > 0);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad) { free(buf); r1_set_error(err, R1_ERR_IO, "%s: read error", path); return NULL; }
+    buf[n] = 0;
+    return buf;
+}
+
+/* Grows the token table to hold id (new entries are NULL / type 1). */
+static r1_status vocab_reserve(vocab *v, int64_t n) {
+    if (n <= v->n) return R1_OK;
+    char **t = realloc(v->tok, (size_t)n * sizeof *t);
+    if (!t) return R1_ERR_NOMEM;
+    v->tok = t;
+    int32_t *ty = realloc(v->type, (size_t)n * sizeof *ty);
+    if (!ty) return R1_ERR_NOMEM;
+    v->type = ty;
+    for (int64_t i = v->n; i < n; i++) { v->tok[i] = NULL; v->type[i] = 1; }
+    v->n = n;
+    return R1_OK;
+}
+
+static r1_status vocab_set(vocab *v, int64_t id, const char *s, int32_t type) {
+    if (vocab_reserve(v, id + 1)) return R1_ERR_NOMEM;
+    free(v->tok[id]);
+    if (!(v->tok[id] = strdup(s))) return R1_ERR_NOMEM;
+    v->type[id] = type;
+    return R1_OK;
+}
+
+/* llama.cpp's heuristic for added tokens that ought to be control tokens. */
+static bool looks_special(const char *s) {
+    size_t n = strlen(s);
+    if (!strcmp(s, "<pad>") || !strcmp(s, "<mask>") || !strcmp(s, "<2mass>") || !strcmp(s, "[@BOS@]")) return true;
+    if (n >= 4 && !strncmp(s, "<|", 2) && !strcmp(s + n - 2, "|>")) return true;
+    const char *fl = "<\xef\xbd\x9c", *fr = "\xef\xbd\x9c>";   /* "<｜" and "｜>" */
+    if (n >= 8 && !strncmp(s, fl, 4) && !strcmp(s + n - 4, fr)) return true;
+    if (n >= 8 && !strncmp(s, "<unused", 7) && s[n - 1] == '>') return true;
+    return false;
+}
+
+/* id of a token string given as a string or {"content": ...}; -1 if absent. */
+static int32_t token_ref(const vocab *v, const cJSON *ref) {
+    const cJSON *c = cJSON_IsObject(ref) ? cJSON_GetObjectItemCaseSensitive(ref, "content") : ref;
+    if (!cJSON_IsString(c)) return -1;
+    for (int64_t i = v->n - 1; i >= 0; i--)
+        if (v->tok[i] && !strcmp(v->tok[i], c->valuestring)) return (int32_t)i;
+    return -1;
+}
+
+/* True if a TemplateProcessing post-processor (possibly in a Sequence) starts "single"
+ * with a special token, i.e. the HF tokenizer adds BOS. */
+static int post_adds_bos(const cJSON *pp) {
+    if (!cJSON_IsObject(pp)) return -1;
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(pp, "type");
+    if (cJSON_IsString(type) && !strcmp(type->valuestring, "Sequence")) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(pp, "processors")) {
+            int r = post_adds_bos(e);
+            if (r >= 0) return r;
+        }
+        return -1;
+    }
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, "TemplateProcessing")) return -1;
+    const cJSON *single = cJSON_GetObjectItemCaseSensitive(pp, "single");
+    const cJSON *first = cJSON_GetArrayItem(single, 0);
+    return first && cJSON_GetObjectItemCaseSensitive(first, "SpecialToken") ? 1 : 0;
+}
+
+static r1_status load_tokenizer(vocab *v, const char *json_path, const char *cfg_path, r1_error *err) {
+    r1_status st = R1_OK;
+    char *text = read_file(json_path, err), *cfg_text = NULL;
+    if (!text) return err->status;
+    cJSON *root = cJSON_Parse(text), *cfg = NULL;
+    free(text);
+    if (!root) return r1_set_error(err, R1_ERR_FORMAT, "%s: invalid JSON", json_path);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *mtype = cJSON_GetObjectItemCaseSensitive(model, "type");
+    const cJSON *vmap = cJSON_GetObjectItemCaseSensitive(model, "vocab");
+    if (!cJSON_IsString(mtype) || strcmp(mtype->valuestring, "BPE") || !cJSON_IsObject(vmap)) {
+        st = r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: only BPE tokenizers with a model.vocab object are supported", json_path);
+        goto out;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, vmap) {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= (1 << 24)) {
+            st = r1_set_error(err, R1_ERR_FORMAT, "%s: token '%s' has a bad id", json_path, e->string);
+            goto out;
+        }
+        if ((st = vocab_set(v, (int64_t)e->valuedouble, e->string, 1))) goto oom;
+    }
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(root, "added_tokens")) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
+        const cJSON *special = cJSON_GetObjectItemCaseSensitive(e, "special");
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (1 << 24) || !cJSON_IsString(content)) {
+            st = r1_set_error(err, R1_ERR_FORMAT, "%s: malformed added_tokens entry", json_path);
+            goto out;
+        }
+        bool ctl = cJSON_IsTrue(special) || looks_special(content->valuestring);
+        if ((st = vocab_set(v, (int64_t)id->valuedouble, content->valuestring, ctl ? 3 : 4))) goto oom;
+    }
+    const cJSON *merges = cJSON_GetObjectItemCaseSensitive(model, "merges");
+    int64_t nm = cJSON_GetArraySize(merges);
+    v->merges = calloc(nm ? (size_t)nm : 1, sizeof *v->merges);
+    if (!v->merges) goto oom;
+    cJSON_ArrayForEach(e, merges) {
+        const char *a = NULL, *b = NULL;
+        char *m;
+        if (cJSON_IsString(e)) {
+            m = strdup(e->valuestring);
+        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 && cJSON_IsString(cJSON_GetArrayItem(e, 0)) &&
+                   cJSON_IsString(cJSON_GetArrayItem(e, 1))) {
+            a = cJSON_GetArrayItem(e, 0)->valuestring;
+            b = cJSON_GetArrayItem(e, 1)->valuestring;
+            m = malloc(strlen(a) + strlen(b) + 2);
+            if (m) sprintf(m, "%s %s", a, b);
+        } else {
+            st = r1_set_error(err, R1_ERR_FORMAT, "%s: merge %lld is neither \"a b\" nor [\"a\", \"b\"]", json_path,
+                              (long long)v->n_merges);
+            goto out;
+        }
+        if (!m) goto oom;
+        v->merges[v->n_merges++] = m;
+    }
+    v->add_bos = post_adds_bos(cJSON_GetObjectItemCaseSensitive(root, "post_processor"));
+    /* tokenizer_config.json: special token ids, add_bos/eos, chat template */
+    if (cfg_path) {
+        if (!(cfg_text = read_file(cfg_path, err))) { st = err->status; goto out; }
+        if (!(cfg = cJSON_Parse(cfg_text))) { st = r1_set_error(err, R1_ERR_FORMAT, "%s: invalid JSON", cfg_path); goto out; }
+        v->bos = token_ref(v, cJSON_GetObjectItemCaseSensitive(cfg, "bos_token"));
+        v->eos = token_ref(v, cJSON_GetObjectItemCaseSensitive(cfg, "eos_token"));
+        v->pad = token_ref(v, cJSON_GetObjectItemCaseSensitive(cfg, "pad_token"));
+        const cJSON *ab = cJSON_GetObjectItemCaseSensitive(cfg, "add_bos_token");
+        const cJSON *ae = cJSON_GetObjectItemCaseSensitive(cfg, "add_eos_token");
+        if (cJSON_IsBool(ab)) v->add_bos = cJSON_IsTrue(ab);
+        if (cJSON_IsBool(ae)) v->add_eos = cJSON_IsTrue(ae);
+        const cJSON *ct = cJSON_GetObjectItemCaseSensitive(cfg, "chat_template");
+        if (cJSON_IsArray(ct)) {   /* [{name, template}, ...]: take "default" */
+            const cJSON *x, *pick = NULL;
+            cJSON_ArrayForEach(x, ct) {
+                const cJSON *nm2 = cJSON_GetObjectItemCaseSensitive(x, "name");
+                if (cJSON_IsString(nm2) && !strcmp(nm2->valuestring, "default")) pick = x;
+            }
+            ct = pick ? cJSON_GetObjectItemCaseSensitive(pick, "template") : NULL;
+        }
+        if (cJSON_IsString(ct) && !(v->chat_template = strdup(ct->valuestring))) goto oom;
+    }
+    goto out;
+oom:
+    st = r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", json_path);
+out:
+    cJSON_Delete(root);
+    cJSON_Delete(cfg);
+    free(cfg_text);
+    return st;
+}
+
+/* The 256 GPT-2 byte-level tokens (bytes_to_unicode): printable Latin-1 bytes map to
+ * themselves, the others to U+0100 + k in byte order. */
+static r1_status byte_vocab(vocab *v) {
+    int k = 0;
+    for (int b = 0; b < 256; b++) {
+        bool keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
+        unsigned cp = keep ? (unsigned)b : 256u + (unsigned)k++;
+        char s[4];
+        if (cp < 0x80) { s[0] = (char)cp; s[1] = 0; }
+        else { s[0] = (char)(0xc0 | (cp >> 6)); s[1] = (char)(0x80 | (cp & 0x3f)); s[2] = 0; }
+        if (vocab_set(v, b, s, 1)) return R1_ERR_NOMEM;
+    }
+    return R1_OK;
+}
+
+/* Fills holes (ids without a token, up to n) with "[PAD<id>]", type unused (5). */
+static r1_status vocab_pad(vocab *v, int64_t n) {
+    if (vocab_reserve(v, n)) return R1_ERR_NOMEM;
+    for (int64_t i = 0; i < v->n; i++) {
+        if (v->tok[i]) continue;
+        char s[32];
+        snprintf(s, sizeof s, "[PAD%lld]", (long long)i);
+        if (vocab_set(v, i, s, 5)) return R1_ERR_NOMEM;
+    }
+    return R1_OK;
+}
+
+/* ---- main -------------------------------------------------------------------------- */
+static void usage(void) {
+    fprintf(stderr,
+            "usage: gen_model --arch llama|qwen2|qwen3 [--preset r1-distill-qwen-1.5b|tiny]\n"
+            "        [--layers N --embd N --heads N --kv-heads N --ff N --head-dim N --ctx N --vocab N\n"
+            "         --rope-theta F --eps F --tied --llama3-rope] [--tokenizer tokenizer.json\n"
+            "        [--tokenizer-config tokenizer_config.json]] [--pre NAME] [--name NAME]\n"
+            "        [--type f32|f16|bf16|q8_0] [--seed S] [--vocab-only] -o out.gguf\n");
+}
+
+static int file_type_of(r1_type t) {   /* llama_ftype values */
+    switch (t) {
+    case R1_TYPE_F32: return 0;
+    case R1_TYPE_F16: return 1;
+    case R1_TYPE_Q8_0: return 7;
+    case R1_TYPE_BF16: return 32;
+    default: return 0;
+    }
+}
+
+static bool parse_i64(const char *s, int64_t *out) {
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || v < 0) return false;
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv) {
+    hparams hp = { .arch = NULL, .n_layer = 2, .n_embd = 64, .n_head = 4, .n_head_kv = 2, .n_ff = 128,
+                   .n_ctx = 4096, .rope_theta = 10000.0f, .eps = 1e-6f, .type = R1_TYPE_F32, .seed = 42 };
+    const char *out = NULL, *tok_path = NULL, *cfg_path = NULL, *pre = NULL, *preset = NULL;
+    bool vocab_only = false;
+    int64_t set_layers = -1, set_embd = -1, set_heads = -1, set_kv = -1, set_ff = -1, set_hd = -1, set_ctx = -1, set_vocab = -1;
+    float set_theta = -1, set_eps = -1;
+    bool set_tied = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int64_t *iv = NULL;
+        if (!strcmp(a, "--tied")) { set_tied = true; continue; }
+        if (!strcmp(a, "--llama3-rope")) { hp.llama3_rope = true; continue; }
+        if (!strcmp(a, "--vocab-only")) { vocab_only = true; continue; }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
+        if (!v) { fprintf(stderr, "gen_model: option %s needs a value\n", a); usage(); return 2; }
+        i++;
+        if (!strcmp(a, "--arch")) hp.arch = v;
+        else if (!strcmp(a, "--preset")) preset = v;
+        else if (!strcmp(a, "-o")) out = v;
+        else if (!strcmp(a, "--tokenizer")) tok_path = v;
+        else if (!strcmp(a, "--tokenizer-config")) cfg_path = v;
+        else if (!strcmp(a, "--pre")) pre = v;
+        else if (!strcmp(a, "--name")) hp.name = v;
+        else if (!strcmp(a, "--layers")) iv = &set_layers;
+        else if (!strcmp(a, "--embd")) iv = &set_embd;
+        else if (!strcmp(a, "--heads")) iv = &set_heads;
+        else if (!strcmp(a, "--kv-heads")) iv = &set_kv;
+        else if (!strcmp(a, "--ff")) iv = &set_ff;
+        else if (!strcmp(a, "--head-dim")) iv = &set_hd;
+        else if (!strcmp(a, "--ctx")) iv = &set_ctx;
+        else if (!strcmp(a, "--vocab")) iv = &set_vocab;
+        else if (!strcmp(a, "--rope-theta")) set_theta = strtof(v, NULL);
+        else if (!strcmp(a, "--eps")) set_eps = strtof(v, NULL);
+        else if (!strcmp(a, "--seed")) hp.seed = strtoull(v, NULL, 0);
+        else if (!strcmp(a, "--type")) {
+            if (!strcmp(v, "f32")) hp.type = R1_TYPE_F32;
+            else if (!strcmp(v, "f16")) hp.type = R1_TYPE_F16;
+            else if (!strcmp(v, "bf16")) hp.type = R1_TYPE_BF16;
+            else if (!strcmp(v, "q8_0")) hp.type = R1_TYPE_Q8_0;
+            else { fprintf(stderr, "gen_model: --type %s: expected f32, f16, bf16 or q8_0\n", v); return 2; }
+        } else { fprintf(stderr, "gen_model: unknown option %s\n", a); usage(); return 2; }
+        if (iv && !parse_i64(v, iv)) { fprintf(stderr, "gen_model: %s %s: expected a non-negative integer\n", a, v); return 2; }
+    }
+    if (preset && !strcmp(preset, "r1-distill-qwen-1.5b")) {
+        if (!hp.arch) hp.arch = "qwen2";
+        hp.n_layer = 28; hp.n_embd = 1536; hp.n_head = 12; hp.n_head_kv = 2; hp.n_ff = 8960;
+        hp.n_ctx = 131072; hp.rope_theta = 10000.0f; hp.eps = 1e-6f; hp.n_vocab = 151936;
+        if (!hp.name) hp.name = "DeepSeek R1 Distill Qwen 1.5B (random weights)";
+    } else if (preset && !strcmp(preset, "tiny")) {
+        hp.n_layer = 2; hp.n_embd = 64; hp.n_head = 4; hp.n_head_kv = 2; hp.n_ff = 128;
+    } else if (preset) { fprintf(stderr, "gen_model: unknown preset '%s'\n", preset); return 2; }
+    if (set_layers >= 0) hp.n_layer = set_layers;
+    if (set_embd >= 0) hp.n_embd = set_embd;
+    if (set_heads >= 0) hp.n_head = set_heads;
+    if (set_kv >= 0) hp.n_head_kv = set_kv;
+    if (set_ff >= 0) hp.n_ff = set_ff;
+    if (set_ctx >= 0) hp.n_ctx = set_ctx;
+    if (set_vocab >= 0) hp.n_vocab = set_vocab;
+    if (set_theta > 0) hp.rope_theta = set_theta;
+    if (set_eps > 0) hp.eps = set_eps;
+    hp.tied = set_tied;
+    if (!hp.arch || !out) { usage(); return 2; }
+    const arch_desc *arch = NULL;
+    for (size_t i = 0; i < R1_ARRAY_LEN(ARCHS); i++) if (!strcmp(ARCHS[i].name, hp.arch)) arch = &ARCHS[i];
+    if (!arch) { fprintf(stderr, "gen_model: unknown --arch '%s' (llama, qwen2, qwen3)\n", hp.arch); return 2; }
+    if (hp.n_layer < 1 || hp.n_embd < 1 || hp.n_head < 1 || hp.n_head_kv < 1 || hp.n_ff < 1 || hp.n_ctx < 1 ||
+        hp.n_head % hp.n_head_kv) {
+        fprintf(stderr, "gen_model: sizes must be >= 1 and heads a multiple of kv-heads\n");
+        return 2;
+    }
+    if (set_hd > 0) hp.head_dim = set_hd;
+    else if (hp.n_embd % hp.n_head == 0) hp.head_dim = hp.n_embd / hp.n_head;
+    else { fprintf(stderr, "gen_model: --embd %lld is not a multiple of --heads %lld (give --head-dim)\n",
+                   (long long)hp.n_embd, (long long)hp.n_head); return 2; }
+    if (hp.head_dim % 2) { fprintf(stderr, "gen_model: head dim %lld must be even (RoPE)\n", (long long)hp.head_dim); return 2; }
+    if (!hp.name) hp.name = "r1 test model (random weights)";
+
+    r1_error err = {0};
+    vocab voc = { .bos = -1, .eos = -1, .pad = -1, .add_bos = -1, .add_eos = -1 };
+    r1_status st = tok_path ? load_tokenizer(&voc, tok_path, cfg_path, &err) : byte_vocab(&voc);
+    if (st == R1_OK && (st = vocab_pad(&voc, R1_MAX(voc.n, hp.n_vocab))) != R1_OK) r1_set_error(&err, st, "out of memory");
+    if (st) { fprintf(stderr, "gen_model: %s\n", err.msg); vocab_free(&voc); return 1; }
+    hp.n_vocab = voc.n;
+
+    unsigned feats = arch->features | (hp.tied ? 0 : F_UNTIED) | (hp.llama3_rope ? F_ROPE_FREQS : 0);
+    gguf_writer *w = gguf_writer_create();
+    gen_tensor *gt = NULL;
+    char key[128];
+    if (!w) { fprintf(stderr, "gen_model: out of memory\n"); vocab_free(&voc); return 1; }
+#define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", hp.arch, suffix), key)
+    st = gguf_set_str(w, "general.architecture", hp.arch);
+    st = st ? st : gguf_set_str(w, "general.name", hp.name);
+    st = st ? st : gguf_set_u32(w, "general.alignment", 32);
+    st = st ? st : gguf_set_u32(w, "general.file_type", (uint32_t)file_type_of(hp.type));
+    st = st ? st : gguf_set_u32(w, KEY("context_length"), (uint32_t)hp.n_ctx);
+    st = st ? st : gguf_set_u32(w, KEY("embedding_length"), (uint32_t)hp.n_embd);
+    st = st ? st : gguf_set_u32(w, KEY("block_count"), (uint32_t)hp.n_layer);
+    st = st ? st : gguf_set_u32(w, KEY("feed_forward_length"), (uint32_t)hp.n_ff);
+    st = st ? st : gguf_set_u32(w, KEY("attention.head_count"), (uint32_t)hp.n_head);
+    st = st ? st : gguf_set_u32(w, KEY("attention.head_count_kv"), (uint32_t)hp.n_head_kv);
+    st = st ? st : gguf_set_f32(w, KEY("rope.freq_base"), hp.rope_theta);
+    st = st ? st : gguf_set_f32(w, KEY("attention.layer_norm_rms_epsilon"), hp.eps);
+    if (!st && ((arch->features & F_KV_LEN) || hp.head_dim * hp.n_head != hp.n_embd)) {
+        st = gguf_set_u32(w, KEY("attention.key_length"), (uint32_t)hp.head_dim);
+        st = st ? st : gguf_set_u32(w, KEY("attention.value_length"), (uint32_t)hp.head_dim);
+    }
+    if (!st && (arch->features & F_ROPE_DIM)) {
+        st = gguf_set_u32(w, KEY("vocab_size"), (uint32_t)hp.n_vocab);
+        st = st ? st : gguf_set_u32(w, KEY("rope.dimension_count"), (uint32_t)hp.head_dim);
+    }
+#undef KEY
+    st = st ? st : gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
+    st = st ? st : gguf_set_str(w, "tokenizer.ggml.pre", pre ? pre : "default");
+    st = st ? st : gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)voc.tok, (uint64_t)voc.n);
+    st = st ? st : gguf_set_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, voc.type, (uint64_t)voc.n);
+    st = st ? st : gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)voc.merges, (uint64_t)voc.n_merges);
+    if (!st && voc.bos >= 0) st = gguf_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)voc.bos);
+    if (!st && voc.eos >= 0) st = gguf_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)voc.eos);
+    if (!st && voc.pad >= 0) st = gguf_set_u32(w, "tokenizer.ggml.padding_token_id", (uint32_t)voc.pad);
+    if (!st && voc.add_bos >= 0) st = gguf_set_bool(w, "tokenizer.ggml.add_bos_token", voc.add_bos);
+    if (!st && voc.add_eos >= 0) st = gguf_set_bool(w, "tokenizer.ggml.add_eos_token", voc.add_eos);
+    if (!st && voc.chat_template) st = gguf_set_str(w, "tokenizer.chat_template", voc.chat_template);
+    if (st) r1_set_error(&err, st, "out of memory");
+
+    /* tensors from the table, in the converter's order: leading globals (table rows
+     * before the first per-layer row), then layer by layer, then trailing globals */
+    size_t n_gt = 0, cap_gt = R1_ARRAY_LEN(TENSORS) * (size_t)(hp.n_layer + 2);
+    if (!st && !vocab_only && !(gt = calloc(cap_gt, sizeof *gt))) st = r1_set_error(&err, R1_ERR_NOMEM, "out of memory");
+    for (int64_t l = -1; !st && !vocab_only && l <= hp.n_layer; l++) {
+        bool seen_layer = false;
+        for (size_t d = 0; !st && d < R1_ARRAY_LEN(TENSORS); d++) {
+            const tensor_desc *td = &TENSORS[d];
+            seen_layer |= td->per_layer;
+            bool want = l < 0 ? !td->per_layer && !seen_layer : l == hp.n_layer ? !td->per_layer && seen_layer
+                                                                                : td->per_layer;
+            if (!want || (td->requires & feats) != td->requires) continue;
+            gen_tensor *g = &gt[n_gt++];
+            snprintf(g->name, sizeof g->name, td->name, (int)l);
+            g->kind = td->kind;
+            g->type = td->n_dims == 2 ? hp.type : R1_TYPE_F32;
+            g->ne[0] = dim_value(&hp, td->ne[0]);
+            g->ne[1] = dim_value(&hp, td->ne[1]);
+            g->hp = &hp;
+            size_t row = r1_row_size(g->type, g->ne[0]);
+            if (!row) {
+                st = r1_set_error(&err, R1_ERR_INVALID_ARG, "tensor '%s': row length %lld is not a multiple of the %s block size",
+                                  g->name, (long long)g->ne[0], r1_type_name(g->type));
+                break;
+            }
+            st = gguf_add_tensor_lazy(w, g->name, g->type, td->n_dims, g->ne, row * (size_t)g->ne[1], produce, g, &err);
+        }
+    }
+    if (!st) st = gguf_writer_write(w, out, &err);
+    if (st) fprintf(stderr, "gen_model: %s\n", err.msg);
+    gguf_writer_free(w);
+    free(gt);
+    vocab_free(&voc);
+    return st ? 1 : 0;
+}
