@@ -1,0 +1,133 @@
+/*
+ * forward.c — the forward pass for a chunk of tokens, driven by the per-layer kinds:
+ *
+ *   x[t]  = token_embd[tokens[t]]                                  (dequantized row)
+ *   for each layer l:
+ *     xn  = RMSNorm(x) * attn_norm
+ *     GQA: q = Wq xn (+bq), k = Wk xn (+bk) → cache K rows, v = Wv xn (+bv) → cache V rows
+ *          [qwen3: per-head RMSNorm of q and k]; RoPE(q, k) at pos0+t;
+ *          att[t][h] = softmax(q_h·K_{g(h)}[0..pos0+t] / sqrt(hd)) V_{g(h)}, g(h) = h / (H/Hkv)
+ *          y = Wo att
+ *     MLA: y = r1_mla_forward(xn) over the layer's latent cache rows
+ *     x  += y
+ *     xn  = RMSNorm(x) * ffn_norm
+ *     DENSE: y = Wdown( silu(Wgate xn) * Wup xn );   MOE: y = r1_moe_forward(xn)
+ *     x  += y
+ *   logits = Woutput RMSNorm(x) * output_norm       (all rows or only the last)
+ *
+ * Every product handles the whole chunk at once (each weight row is read once per chunk),
+ * so prefill costs about one decode step's memory traffic per chunk.
+ */
+#include "context.h"
+#include "ops.h"
+#include <math.h>
+
+/* ---- attention over the cache, parallel over (token, head) pairs ------------------------ */
+typedef struct attn_job {
+    r1_context *c;
+    int layer, n, pos0, n_tasks;
+} attn_job;
+
+static void attn_task(void *arg, int task) {
+    const attn_job *j = arg;
+    const r1_context *c = j->c;
+    const r1_model_info *I = &c->model->info;
+    const int H = I->n_head, hd = I->head_dim, group = I->n_head / I->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const r1_kvcache *kv = &c->kv;
+    float *scores = c->scores + (size_t)task * (size_t)c->n_ctx;
+    for (int idx = task; idx < j->n * H; idx += j->n_tasks) {
+        const int t = idx / H, h = idx % H, g = h / group;
+        const float *q = c->q + (size_t)t * H * hd + (size_t)h * hd;
+        const float *k0 = kvcache_row(kv, j->layer, 0, 0) + (size_t)g * hd;
+        const float *v0 = kvcache_row(kv, j->layer, 1, 0) + (size_t)g * hd;
+        ops_attention_head(c->att + (size_t)t * H * hd + (size_t)h * hd, q, k0, (size_t)kv->width[0][j->layer], v0,
+                           (size_t)kv->width[1][j->layer], j->pos0 + t + 1, hd, hd, scale, scores);
+    }
+}
+
+/* Per-token post-processing of q and k: bias, per-head norm, RoPE. */
+static void qk_prepare(const r1_model *m, const r1_layer *l, float *q, float *k, int pos) {
+    const r1_model_info *I = &m->info;
+    const int hd = I->head_dim;
+    if (l->q_norm)
+        for (int h = 0; h < I->n_head; h++) ops_rmsnorm(q + h * hd, q + h * hd, l->q_norm, hd, m->rms_eps);
+    if (l->k_norm)
+        for (int h = 0; h < I->n_head_kv; h++) ops_rmsnorm(k + h * hd, k + h * hd, l->k_norm, hd, m->rms_eps);
+    ops_rope(q, I->n_head, hd, m->n_rot, pos, m->rope_inv_freq, m->rope_neox);
+    ops_rope(k, I->n_head_kv, hd, m->n_rot, pos, m->rope_inv_freq, m->rope_neox);
+}
+
+static void gqa_block(r1_context *c, int il, int n, int pos0) {
+    const r1_model *m = c->model;
+    const r1_layer *l = &m->layers[il];
+    const r1_model_info *I = &m->info;
+    const int E = I->n_embd, qw = I->n_head * I->head_dim;
+    const int kw = c->kv.width[0][il], vw = c->kv.width[1][il];
+    float *kc = kvcache_row(&c->kv, il, 0, pos0);   /* [n][kw] this chunk's cache rows */
+    float *vc = kvcache_row(&c->kv, il, 1, pos0);   /* [n][vw]                         */
+    /* one activation conversion for q, k and v when their types agree */
+    size_t st = ops_quantize_rows(c->pool, l->wq.type, c->xn, n, E, E, c->act);
+    ops_matmul_q(c->pool, &l->wq, n, c->act, st, c->q, qw);
+    if (l->wk.type != l->wq.type) st = ops_quantize_rows(c->pool, l->wk.type, c->xn, n, E, E, c->act);
+    ops_matmul_q(c->pool, &l->wk, n, c->act, st, kc, kw);
+    if (l->wv.type != l->wk.type) st = ops_quantize_rows(c->pool, l->wv.type, c->xn, n, E, E, c->act);
+    ops_matmul_q(c->pool, &l->wv, n, c->act, st, vc, vw);
+    if (l->bq) ops_add_bias(c->q, n, qw, qw, l->bq);
+    if (l->bk) ops_add_bias(kc, n, kw, kw, l->bk);
+    if (l->bv) ops_add_bias(vc, n, vw, vw, l->bv);
+    for (int t = 0; t < n; t++) qk_prepare(m, l, c->q + (size_t)t * qw, kc + (size_t)t * kw, pos0 + t);
+    attn_job j = {c, il, n, pos0, c->n_threads};
+    threadpool_run(c->pool, attn_task, &j, j.n_tasks);
+    ops_matmul(c->pool, &l->wo, n, c->att, qw, c->act, c->y, E);
+}
+
+static void dense_ffn(r1_context *c, const r1_layer *l, int n) {
+    const int E = c->model->info.n_embd, F = c->model->info.n_ff;
+    size_t st = ops_quantize_rows(c->pool, l->gate.type, c->xn, n, E, E, c->act);
+    ops_matmul_q(c->pool, &l->gate, n, c->act, st, c->ffa, F);
+    if (l->up.type != l->gate.type) st = ops_quantize_rows(c->pool, l->up.type, c->xn, n, E, E, c->act);
+    ops_matmul_q(c->pool, &l->up, n, c->act, st, c->ffb, F);
+    ops_swiglu(c->ffa, c->ffa, c->ffb, n * F);
+    ops_matmul(c->pool, &l->down, n, c->ffa, F, c->act, c->y, E);
+}
+
+r1_status forward_chunk(r1_context *c, const int32_t *tokens, int n, int pos0, float *logits, bool all,
+                        r1_error *err) {
+    const r1_model *m = c->model;
+    const r1_model_info *I = &m->info;
+    const int E = I->n_embd;
+    /* embeddings */
+    const r1_type_traits *et = r1_type_get_traits(m->tok_embd->type);
+    const size_t erb = r1_row_size(m->tok_embd->type, E);
+    for (int t = 0; t < n; t++)
+        et->to_float((const char *)m->tok_embd->data + (size_t)tokens[t] * erb, c->x + (size_t)t * E, E);
+
+    for (int il = 0; il < I->n_layer; il++) {
+        if (c->abort_fn && c->abort_fn(c->abort_user))
+            return r1_set_error(err, R1_ERR_CANCELLED, "evaluation cancelled at layer %d", il);
+        const r1_layer *l = &m->layers[il];
+        for (int t = 0; t < n; t++) ops_rmsnorm(c->xn + (size_t)t * E, c->x + (size_t)t * E, l->attn_norm, E, m->rms_eps);
+        if (l->attn == R1_ATTN_GQA) {
+            gqa_block(c, il, n, pos0);
+        } else {
+            r1_mla_cache cache = {R1_TYPE_F32, c->kv.plane[0][il], c->n_ctx};
+            r1_status s = r1_mla_forward(&m->mla, &l->mla, &cache, c->xn, n, pos0, c->y, R1_MLA_AUTO, &c->par, err);
+            if (s != R1_OK) return s;
+        }
+        ops_add(c->x, c->x, c->y, n * E);
+        for (int t = 0; t < n; t++) ops_rmsnorm(c->xn + (size_t)t * E, c->x + (size_t)t * E, l->ffn_norm, E, m->rms_eps);
+        if (l->ffn == R1_FFN_DENSE) {
+            dense_ffn(c, l, n);
+        } else {
+            r1_status s = r1_moe_forward(&l->moe, c->xn, n, c->y, NULL, &c->par, err);
+            if (s != R1_OK) return s;
+        }
+        ops_add(c->x, c->x, c->y, n * E);
+    }
+    if (!logits) return R1_OK;
+    const int first = all ? 0 : n - 1, rows = n - first;
+    for (int t = first; t < n; t++) ops_rmsnorm(c->xn + (size_t)t * E, c->x + (size_t)t * E, m->output_norm, E, m->rms_eps);
+    ops_matmul(c->pool, &m->output, rows, c->xn + (size_t)first * E, E, c->act, logits, (size_t)I->n_vocab);
+    return R1_OK;
+}
