@@ -1,9 +1,157 @@
-/* cmd_train.c — `r1 train` (not implemented yet). */
+/* cmd_train.c — `r1 train`: grow the built-in reasoning model (SFT on synthetic traces,
+ * then GRPO with verifiable rewards) and export it as GGUF. `r1 train --eval` evaluates a
+ * checkpoint on the held-out split (greedy and pass@1 / pass@k over samples). */
 #include "cli.h"
+#include "common.h"
+#include "train/trainer.h"
 #include <stdio.h>
+#include <stdlib.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: r1 train [options]\n"
+        "  -o, --out PATH        GGUF to write at the end (default models/r1-demo.gguf)\n"
+        "  --ckpt PATH           checkpoint file (saved every --ckpt-every steps and at the end)\n"
+        "  --resume              continue from --ckpt (exactly, with the same --threads)\n"
+        "  --seed N              RNG seed (default 1)\n"
+        "  --sft-steps N         supervised steps (default 600)\n"
+        "  --grpo-steps N        GRPO steps (default 0)\n"
+        "  --batch N             SFT sequences / GRPO prompts per step (default 32)\n"
+        "  --group N             GRPO samples per prompt (default 8)\n"
+        "  --lr F, --grpo-lr F   peak learning rates (default 3e-3, 2e-4)\n"
+        "  --err-rate F          share of SFT traces with a slip (default 0.1)\n"
+        "  --tasks LIST          comma list of add,sub,mul,countdown (default add,sub)\n"
+        "  --digits N            max digits per operand (default 3)\n"
+        "  --dim N --layers N --heads N --kv-heads N --hidden N --ctx N   model shape\n"
+        "  --threads N           worker threads (default 2)\n"
+        "  --eval-n N            held-out problems per task (default 100), --eval-every N\n"
+        "  --eval-samples N      with --eval: also pass@1/pass@N over N samples at --temp\n"
+        "  --log PATH            CSV log of every step\n"
+        "  --chat-template PATH  Jinja template stored in the GGUF (default models/chat_template.jinja)\n"
+        "  --eval                only evaluate --ckpt (no training)\n"
+        "  --logits-out PATH --tokens ID,...   write the trainer's own float32 logits of --ckpt\n"
+        "                        for the token list (rows = positions; cross-check vs r1 logits)\n");
+}
+
+static char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) { free(s); s = NULL; }
+    if (s) s[n] = 0;
+    fclose(f);
+    return s;
+}
 
 int cmd_train(int argc, char **argv) {
-    (void)argc; (void)argv;
-    fprintf(stderr, "r1 train: not implemented yet\n");
-    return 1;
+    tr_opts o = {
+        .cfg = {.dim = 128, .n_layers = 4, .n_heads = 4, .n_kv_heads = 2, .hidden = 384, .vocab = TASK_VOCAB,
+                .seq_len = 160, .rope_base = 10000.0f, .eps = 1e-5f},
+        .seed = 1, .threads = 2, .batch = 32, .group = 8, .sft_steps = 600, .grpo_steps = 0,
+        .lr = 3e-3f, .grpo_lr = 2e-4f, .wd = 0.01f, .clip = 1.0f, .err_rate = 0.1f, .warmup = 30,
+        .digits = 3, .task_mask = 3, .eval_n = 100, .eval_every = 0, .ckpt_every = 50,
+        .out = "models/r1-demo.gguf",
+    };
+    bool resume = false, eval_only = false;
+    int eval_samples = 8;
+    float temp = 0.6f;
+    const char *tmpl_path = "models/chat_template.jinja", *logits_out = NULL, *tokens = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define OPT(name) (!strcmp(a, name) && v && ++i)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
+        else if (!strcmp(a, "--resume")) resume = true;
+        else if (!strcmp(a, "--eval")) eval_only = true;
+        else if (OPT("-o") || OPT("--out")) o.out = v;
+        else if (OPT("--ckpt")) o.ckpt = v;
+        else if (OPT("--seed")) o.seed = strtoull(v, NULL, 10);
+        else if (OPT("--sft-steps")) o.sft_steps = atoll(v);
+        else if (OPT("--grpo-steps")) o.grpo_steps = atoll(v);
+        else if (OPT("--batch")) o.batch = atoi(v);
+        else if (OPT("--group")) o.group = atoi(v);
+        else if (OPT("--lr")) o.lr = strtof(v, NULL);
+        else if (OPT("--grpo-lr")) o.grpo_lr = strtof(v, NULL);
+        else if (OPT("--err-rate")) o.err_rate = strtof(v, NULL);
+        else if (OPT("--digits")) o.digits = atoi(v);
+        else if (OPT("--dim")) o.cfg.dim = atoi(v);
+        else if (OPT("--layers")) o.cfg.n_layers = atoi(v);
+        else if (OPT("--heads")) o.cfg.n_heads = atoi(v);
+        else if (OPT("--kv-heads")) o.cfg.n_kv_heads = atoi(v);
+        else if (OPT("--hidden")) o.cfg.hidden = atoi(v);
+        else if (OPT("--ctx")) o.cfg.seq_len = atoi(v);
+        else if (OPT("--threads")) o.threads = atoi(v);
+        else if (OPT("--eval-n")) o.eval_n = atoi(v);
+        else if (OPT("--eval-every")) o.eval_every = atoi(v);
+        else if (OPT("--eval-samples")) eval_samples = atoi(v);
+        else if (OPT("--temp")) temp = strtof(v, NULL);
+        else if (OPT("--log")) o.log = v;
+        else if (OPT("--ckpt-every")) o.ckpt_every = atoi(v);
+        else if (OPT("--chat-template")) tmpl_path = v;
+        else if (OPT("--logits-out")) { logits_out = v; eval_only = true; }
+        else if (OPT("--tokens")) tokens = v;
+        else if (OPT("--tasks")) {
+            o.task_mask = 0;
+            for (int k = 0; k < TASK_KINDS; k++) {
+                const char *p = strstr(v, task_kind_name[k]);
+                size_t l = strlen(task_kind_name[k]);
+                if (p && (p == v || p[-1] == ',') && (p[l] == 0 || p[l] == ',')) o.task_mask |= 1u << k;
+            }
+            if (!o.task_mask) { fprintf(stderr, "r1 train: --tasks %s: no known task\n", v); return 2; }
+        } else { fprintf(stderr, "r1 train: unknown or incomplete option '%s'\n", a); usage(stderr); return 2; }
+#undef OPT
+    }
+    if (o.digits < 1 || o.digits > 9 || o.batch < 1 || o.group < 1 || o.threads < 1 || o.eval_n < 0) {
+        fprintf(stderr, "r1 train: --digits 1..9, --batch/--group/--threads >= 1\n");
+        return 2;
+    }
+    if ((resume || eval_only) && !o.ckpt) { fprintf(stderr, "r1 train: --resume/--eval need --ckpt\n"); return 2; }
+    char *tmpl = read_file(tmpl_path);
+    if (!tmpl) fprintf(stderr, "r1 train: warning: %s not readable; the GGUF will have no chat template\n", tmpl_path);
+    o.chat_template = tmpl;
+    r1_error err = {0};
+    tr_state *s = NULL;
+    if (eval_only) o.log = NULL;
+    if (tr_create(&o, resume || eval_only, &s, &err) != R1_OK) { free(tmpl); return cli_fail("train", &err); }
+    int rc = 0;
+    if (logits_out) {
+        const tm_config *c = tr_config(s);
+        int32_t ids[512];
+        int n = 0;
+        for (const char *p = tokens ? tokens : ""; *p && n < c->seq_len;) {
+            char *e;
+            long id = strtol(p, &e, 10);
+            if (e == p || id < 0 || id >= c->vocab) { fprintf(stderr, "r1 train: bad --tokens near '%s'\n", p); n = -1; break; }
+            ids[n++] = (int32_t)id;
+            p = *e == ',' ? e + 1 : e;
+        }
+        tm_scratch *scr = n > 0 ? tm_scratch_new(c) : NULL;
+        float *row = malloc(sizeof(float) * c->vocab);
+        FILE *f = scr && row ? fopen(logits_out, "wb") : NULL;
+        if (!f) rc = 1;
+        for (int t = 1; f && t <= n; t++) {
+            tm_logits_last(c, tr_params(s), scr, ids, t, row);
+            fwrite(row, sizeof(float), c->vocab, f);
+        }
+        if (f && fclose(f) != 0) rc = 1;
+        if (rc) fprintf(stderr, "r1 train: could not write logits to %s\n", logits_out);
+        tm_scratch_free(scr);
+        free(row);
+    } else if (eval_only) {
+        tr_eval g, smp;
+        tr_evaluate(s, o.eval_n, 1, 0.0f, &g);
+        tr_evaluate(s, o.eval_n, eval_samples, temp, &smp);
+        printf("task       n   greedy  faithful  pass@1(T=%.1f,k=%d)  pass@%d  faithful@T\n", temp, eval_samples, eval_samples);
+        for (int k = 0; k < TASK_KINDS; k++)
+            if (g.n[k])
+                printf("%-9s %4d  %6.1f%%  %7.1f%%  %17.1f%%  %6.1f%%  %9.1f%%\n", task_kind_name[k], g.n[k], 100 * g.acc[k],
+                       100 * g.faithful[k], 100 * smp.acc[k], 100 * smp.pass_any[k], 100 * smp.faithful[k]);
+        printf("mean reasoning length (greedy): %.1f bytes\n", g.mean_len);
+    } else if (tr_run(s, &err) != R1_OK) rc = cli_fail("train", &err);
+    else if (o.out) fprintf(stderr, "r1 train: wrote %s\n", o.out);
+    tr_free(s);
+    free(tmpl);
+    return rc;
 }

@@ -1,0 +1,60 @@
+/*
+ * trainer.h — the training loop of `r1 train`: SFT on synthetic traces, GRPO with
+ * verifiable rewards, evaluation on the held-out split, GGUF export.
+ *
+ * Determinism: the batch of step s is drawn from an RNG seeded by (seed, s), each worker
+ * thread k handles the fixed sequences k, k+nt, ... and the per-thread gradients are
+ * summed in thread order, so a run resumed from a checkpoint (same thread count) repeats
+ * the uninterrupted run bit for bit.
+ */
+#ifndef R1_TRAIN_TRAINER_H
+#define R1_TRAIN_TRAINER_H
+#include "train/tmodel.h"
+#include "train/tasks.h"
+
+typedef struct tr_opts {
+    tm_config cfg;
+    uint64_t seed;
+    int threads;
+    int batch;              /* SFT sequences per step; GRPO prompts per step            */
+    int group;              /* GRPO samples per prompt (G)                              */
+    int64_t sft_steps, grpo_steps;
+    float lr, grpo_lr, wd, clip, err_rate;
+    int warmup;
+    int digits;             /* max digits per operand                                   */
+    unsigned task_mask;     /* bit k = task kind k used                                 */
+    int eval_n;             /* held-out problems per task for evaluation                 */
+    int eval_every;         /* steps between evaluations (0: only at the end)            */
+    const char *ckpt;       /* checkpoint path (saved every ckpt_every steps and at end) */
+    int ckpt_every;
+    const char *log;        /* CSV log path (NULL: none)                                 */
+    const char *out;        /* GGUF output path                                          */
+    const char *chat_template; /* Jinja text stored in the GGUF (NULL: none)             */
+} tr_opts;
+
+typedef struct tr_state tr_state;
+
+/* Creates the trainer: fresh weights, or resumed from o->ckpt when resume is set. */
+r1_status tr_create(const tr_opts *o, bool resume, tr_state **out, r1_error *err);
+void      tr_free(tr_state *s);
+/* Runs the remaining SFT then GRPO steps (logging, evaluating, checkpointing). */
+r1_status tr_run(tr_state *s, r1_error *err);
+
+/* Held-out evaluation: per task kind, greedy accuracy (temperature 0) or, with
+ * samples > 1, pass@1 averaged over `samples` draws at `temp`, plus faithfulness (share
+ * of completions whose trace is valid and leads to the stated answer). */
+typedef struct tr_eval {
+    double acc[TASK_KINDS], faithful[TASK_KINDS], pass_any[TASK_KINDS];
+    int n[TASK_KINDS];
+    double mean_len;
+} tr_eval;
+void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *ev);
+
+/* Writes the model as GGUF arch "llama", F32, with the byte-level R1 tokenizer and
+ * chat_template (the Jinja text, stored as data; NULL: none). */
+r1_status tr_export_gguf(const tm_config *c, const tm_params *p, const char *chat_template,
+                         const char *path, r1_error *err);
+/* The trainer's parameters (valid while s lives). */
+const tm_params *tr_params(const tr_state *s);
+const tm_config *tr_config(const tr_state *s);
+#endif
