@@ -3,12 +3,17 @@
  * and tensor names/shapes that llama.cpp's converter writes for llama, qwen2 and qwen3,
  * optionally with a real Hugging Face tokenizer (tokenizer.json + tokenizer_config.json).
  *
- *   gen_model --arch llama|qwen2|qwen3 [--preset r1-distill-qwen-1.5b|tiny]
+ *   gen_model --arch llama|qwen2|qwen3|deepseek2 [--preset r1-distill-qwen-1.5b|tiny|v2-lite|v3-tiny]
  *             [--layers N --embd N --heads N --kv-heads N --ff N --head-dim N --ctx N
  *              --vocab N --rope-theta F --eps F --tied --llama3-rope]
  *             [--tokenizer tokenizer.json [--tokenizer-config tokenizer_config.json]]
  *             [--pre NAME] [--name NAME] [--type f32|f16|bf16|q8_0] [--seed S]
  *             [--vocab-only] -o out.gguf
+ *   deepseek2 (MLA + MoE) also takes --q-lora N --kv-lora N --qk-nope N --qk-rope N
+ *             --v-head N --experts N --experts-used N --experts-shared N --ff-exp N
+ *             --dense-layers N --groups N --groups-used N --gating softmax|sigmoid|N
+ *             --expert-scale F --expert-norm 0|1 --kv-layout kv_b|split
+ *             --yarn-factor F --yarn-orig-ctx N --yarn-log-mul F   (see docs/deepseek2.md)
  *
  * Weights: each tensor has its own splitmix64 stream seeded from (seed, tensor name), so
  * a tensor's values do not depend on which other tensors exist. Matrices are uniform
@@ -37,6 +42,12 @@ typedef struct hparams {
     bool tied, llama3_rope;
     r1_type type;
     uint64_t seed;
+    /* deepseek2: MLA (head_dim = qk_nope + qk_rope) and MoE */
+    int64_t q_lora, kv_lora, qk_nope, qk_rope, v_head;
+    int64_t n_expert, n_expert_used, n_expert_shared, n_ff_exp, n_dense_lead, n_group, n_group_used, gating;
+    float expert_scale, yarn_factor, yarn_log_mul;
+    int64_t yarn_orig_ctx, expert_norm;
+    bool kv_split;
 } hparams;
 
 /* Features an architecture may have; tensor rows require some of them. */
@@ -47,6 +58,16 @@ enum {
     F_ROPE_DIM   = 1u << 3,   /* write rope.dimension_count and vocab_size (llama)     */
     F_UNTIED     = 1u << 4,   /* set at run time unless --tied: output.weight exists   */
     F_ROPE_FREQS = 1u << 5,   /* set at run time by --llama3-rope                      */
+    F_GQA        = 1u << 6,   /* per-head q/k/v attention (every arch but deepseek2)   */
+    F_MLA        = 1u << 7,   /* multi-head latent attention (deepseek2)               */
+    F_Q_PLAIN    = 1u << 8,   /* run time: deepseek2 with q_lora_rank 0 (attn_q)        */
+    F_Q_LORA     = 1u << 9,   /* run time: deepseek2 low-rank query                    */
+    F_KV_B       = 1u << 10,  /* run time: one attn_kv_b tensor                        */
+    F_KV_SPLIT   = 1u << 11,  /* run time: attn_k_b + attn_v_b                         */
+    F_DENSE      = 1u << 12,  /* run time, per layer: dense FFN                        */
+    F_MOE        = 1u << 13,  /* run time, per layer: routed experts                   */
+    F_SHEXP      = 1u << 14,  /* run time: shared experts                              */
+    F_EXP_BIAS   = 1u << 15,  /* run time: sigmoid gating's exp_probs_b                */
 };
 
 typedef struct arch_desc {
@@ -56,15 +77,19 @@ typedef struct arch_desc {
 } arch_desc;
 
 static const arch_desc ARCHS[] = {
-    { "llama", F_ROPE_DIM, "normal (consecutive pairs; the converter permutes q/k)" },
-    { "qwen2", F_QKV_BIAS, "neox (first half / second half)" },
-    { "qwen3", F_QK_NORM | F_KV_LEN, "neox (first half / second half)" },
-    /* deepseek2 (MLA + MoE) goes here: add its feature flags and tensor rows below. */
+    { "llama", F_GQA | F_ROPE_DIM, "normal (consecutive pairs; the converter permutes q/k)" },
+    { "qwen2", F_GQA | F_QKV_BIAS, "neox (first half / second half)" },
+    { "qwen3", F_GQA | F_QK_NORM | F_KV_LEN, "neox (first half / second half)" },
+    { "deepseek2", F_MLA, "normal (consecutive pairs of the rope part)" },
 };
 
 /* Symbolic dimensions used in the tensor table. */
-typedef enum dim { D_1, D_EMBD, D_Q, D_KV, D_FF, D_HEAD, D_HALF_HEAD, D_VOCAB } dim;
-typedef enum kind { K_MATRIX, K_NORM, K_BIAS, K_ROPE_FREQS } kind;
+typedef enum dim {
+    D_1, D_EMBD, D_Q, D_KV, D_FF, D_HEAD, D_HALF_HEAD, D_VOCAB,
+    /* deepseek2 */
+    D_QLORA, D_KVA, D_KVLORA, D_KVB, D_NOPE, D_NHEAD, D_VHEAD, D_VO, D_NEXP, D_FFEXP, D_FFSH,
+} dim;
+typedef enum kind { K_MATRIX, K_NORM, K_BIAS, K_ROPE_FREQS, K_ROUTER } kind;   /* K_ROUTER: matrix kept F32 */
 
 typedef struct tensor_desc {
     const char *name;         /* printf format with %d = layer for per-layer tensors   */
@@ -72,26 +97,44 @@ typedef struct tensor_desc {
     unsigned    requires;     /* features that must all be present                     */
     kind        kind;
     int         n_dims;
-    dim         ne[2];
+    dim         ne[3];
 } tensor_desc;
 
 static const tensor_desc TENSORS[] = {
     { "token_embd.weight",         false, 0,            K_MATRIX, 2, { D_EMBD, D_VOCAB } },
     { "rope_freqs.weight",         false, F_ROPE_FREQS, K_ROPE_FREQS, 1, { D_HALF_HEAD, D_1 } },
     { "blk.%d.attn_norm.weight",   true,  0,            K_NORM,   1, { D_EMBD, D_1 } },
-    { "blk.%d.attn_q.weight",      true,  0,            K_MATRIX, 2, { D_EMBD, D_Q } },
+    { "blk.%d.attn_q.weight",      true,  F_GQA,        K_MATRIX, 2, { D_EMBD, D_Q } },
+    { "blk.%d.attn_q.weight",      true,  F_Q_PLAIN,    K_MATRIX, 2, { D_EMBD, D_Q } },
+    { "blk.%d.attn_q_a_norm.weight", true, F_Q_LORA,    K_NORM,   1, { D_QLORA, D_1 } },
+    { "blk.%d.attn_kv_a_norm.weight", true, F_MLA,      K_NORM,   1, { D_KVLORA, D_1 } },
+    { "blk.%d.attn_q_a.weight",    true,  F_Q_LORA,     K_MATRIX, 2, { D_EMBD, D_QLORA } },
+    { "blk.%d.attn_q_b.weight",    true,  F_Q_LORA,     K_MATRIX, 2, { D_QLORA, D_Q } },
+    { "blk.%d.attn_kv_a_mqa.weight", true, F_MLA,       K_MATRIX, 2, { D_EMBD, D_KVA } },
+    { "blk.%d.attn_kv_b.weight",   true,  F_KV_B,       K_MATRIX, 2, { D_KVLORA, D_KVB } },
+    { "blk.%d.attn_k_b.weight",    true,  F_KV_SPLIT,   K_MATRIX, 3, { D_NOPE, D_KVLORA, D_NHEAD } },
+    { "blk.%d.attn_v_b.weight",    true,  F_KV_SPLIT,   K_MATRIX, 3, { D_KVLORA, D_VHEAD, D_NHEAD } },
+    { "blk.%d.attn_output.weight", true,  F_MLA,        K_MATRIX, 2, { D_VO, D_EMBD } },
     { "blk.%d.attn_q.bias",        true,  F_QKV_BIAS,   K_BIAS,   1, { D_Q, D_1 } },
-    { "blk.%d.attn_k.weight",      true,  0,            K_MATRIX, 2, { D_EMBD, D_KV } },
+    { "blk.%d.attn_k.weight",      true,  F_GQA,        K_MATRIX, 2, { D_EMBD, D_KV } },
     { "blk.%d.attn_k.bias",        true,  F_QKV_BIAS,   K_BIAS,   1, { D_KV, D_1 } },
-    { "blk.%d.attn_v.weight",      true,  0,            K_MATRIX, 2, { D_EMBD, D_KV } },
+    { "blk.%d.attn_v.weight",      true,  F_GQA,        K_MATRIX, 2, { D_EMBD, D_KV } },
     { "blk.%d.attn_v.bias",        true,  F_QKV_BIAS,   K_BIAS,   1, { D_KV, D_1 } },
-    { "blk.%d.attn_output.weight", true,  0,            K_MATRIX, 2, { D_Q, D_EMBD } },
+    { "blk.%d.attn_output.weight", true,  F_GQA,        K_MATRIX, 2, { D_Q, D_EMBD } },
     { "blk.%d.attn_q_norm.weight", true,  F_QK_NORM,    K_NORM,   1, { D_HEAD, D_1 } },
     { "blk.%d.attn_k_norm.weight", true,  F_QK_NORM,    K_NORM,   1, { D_HEAD, D_1 } },
     { "blk.%d.ffn_norm.weight",    true,  0,            K_NORM,   1, { D_EMBD, D_1 } },
-    { "blk.%d.ffn_gate.weight",    true,  0,            K_MATRIX, 2, { D_EMBD, D_FF } },
-    { "blk.%d.ffn_up.weight",      true,  0,            K_MATRIX, 2, { D_EMBD, D_FF } },
-    { "blk.%d.ffn_down.weight",    true,  0,            K_MATRIX, 2, { D_FF, D_EMBD } },
+    { "blk.%d.ffn_gate.weight",    true,  F_DENSE,      K_MATRIX, 2, { D_EMBD, D_FF } },
+    { "blk.%d.ffn_up.weight",      true,  F_DENSE,      K_MATRIX, 2, { D_EMBD, D_FF } },
+    { "blk.%d.ffn_down.weight",    true,  F_DENSE,      K_MATRIX, 2, { D_FF, D_EMBD } },
+    { "blk.%d.ffn_gate_inp.weight", true, F_MOE,        K_ROUTER, 2, { D_EMBD, D_NEXP } },
+    { "blk.%d.exp_probs_b.bias",   true,  F_MOE | F_EXP_BIAS, K_BIAS, 1, { D_NEXP, D_1 } },
+    { "blk.%d.ffn_gate_exps.weight", true, F_MOE,       K_MATRIX, 3, { D_EMBD, D_FFEXP, D_NEXP } },
+    { "blk.%d.ffn_down_exps.weight", true, F_MOE,       K_MATRIX, 3, { D_FFEXP, D_EMBD, D_NEXP } },
+    { "blk.%d.ffn_up_exps.weight", true,  F_MOE,        K_MATRIX, 3, { D_EMBD, D_FFEXP, D_NEXP } },
+    { "blk.%d.ffn_gate_shexp.weight", true, F_MOE | F_SHEXP, K_MATRIX, 2, { D_EMBD, D_FFSH } },
+    { "blk.%d.ffn_down_shexp.weight", true, F_MOE | F_SHEXP, K_MATRIX, 2, { D_FFSH, D_EMBD } },
+    { "blk.%d.ffn_up_shexp.weight", true, F_MOE | F_SHEXP, K_MATRIX, 2, { D_EMBD, D_FFSH } },
     { "output_norm.weight",        false, 0,            K_NORM,   1, { D_EMBD, D_1 } },
     { "output.weight",             false, F_UNTIED,     K_MATRIX, 2, { D_EMBD, D_VOCAB } },
 };
@@ -106,6 +149,17 @@ static int64_t dim_value(const hparams *hp, dim d) {
     case D_HEAD: return hp->head_dim;
     case D_HALF_HEAD: return hp->head_dim / 2;
     case D_VOCAB: return hp->n_vocab;
+    case D_QLORA: return hp->q_lora;
+    case D_KVA: return hp->kv_lora + hp->qk_rope;
+    case D_KVLORA: return hp->kv_lora;
+    case D_KVB: return hp->n_head * (hp->qk_nope + hp->v_head);
+    case D_NOPE: return hp->qk_nope;
+    case D_NHEAD: return hp->n_head;
+    case D_VHEAD: return hp->v_head;
+    case D_VO: return hp->n_head * hp->v_head;
+    case D_NEXP: return hp->n_expert;
+    case D_FFEXP: return hp->n_ff_exp;
+    case D_FFSH: return hp->n_ff_exp * hp->n_expert_shared;
     }
     return 0;
 }
@@ -125,7 +179,7 @@ typedef struct gen_tensor {
     char     name[96];
     kind     kind;
     r1_type  type;
-    int64_t  ne[2];
+    int64_t  ne[3];
     const hparams *hp;
 } gen_tensor;
 
@@ -148,15 +202,16 @@ static r1_status produce(void *user, void *dst, size_t nbytes, r1_error *err) {
     for (const char *c = g->name; *c; c++) s = (s ^ (unsigned char)*c) * 0x100000001b3ull;
     const r1_type_traits *tr = r1_type_get_traits(g->type);
     size_t row_bytes = r1_row_size(g->type, g->ne[0]);
-    if (!tr || row_bytes * (size_t)g->ne[1] != nbytes)
+    const int64_t n_rows = g->ne[1] * g->ne[2];
+    if (!tr || row_bytes * (size_t)n_rows != nbytes)
         return r1_set_error(err, R1_ERR_INTERNAL, "gen_model: tensor '%s': size mismatch", g->name);
     float *row = malloc((size_t)g->ne[0] * sizeof *row);
     if (!row) return r1_set_error(err, R1_ERR_NOMEM, "gen_model: out of memory");
     const float sd_unif = 1.7320508f; /* uniform [-1,1) has sd 1/sqrt(3) */
-    for (int64_t r = 0; r < g->ne[1]; r++) {
+    for (int64_t r = 0; r < n_rows; r++) {
         for (int64_t i = 0; i < g->ne[0]; i++) {
             switch (g->kind) {
-            case K_MATRIX: case K_BIAS: row[i] = 0.02f * sd_unif * unif(&s); break;
+            case K_MATRIX: case K_BIAS: case K_ROUTER: row[i] = 0.02f * sd_unif * unif(&s); break;
             case K_NORM: row[i] = 1.0f + 0.05f * sd_unif * unif(&s); break;
             case K_ROPE_FREQS: row[i] = llama3_factor(g->hp, i); break;
             }
@@ -389,11 +444,15 @@ static r1_status vocab_pad(vocab *v, int64_t n) {
 /* ---- main -------------------------------------------------------------------------- */
 static void usage(void) {
     fprintf(stderr,
-            "usage: gen_model --arch llama|qwen2|qwen3 [--preset r1-distill-qwen-1.5b|tiny]\n"
+            "usage: gen_model --arch llama|qwen2|qwen3|deepseek2 [--preset r1-distill-qwen-1.5b|tiny|v2-lite|v2-tiny|v3-tiny]\n"
             "        [--layers N --embd N --heads N --kv-heads N --ff N --head-dim N --ctx N --vocab N\n"
             "         --rope-theta F --eps F --tied --llama3-rope] [--tokenizer tokenizer.json\n"
             "        [--tokenizer-config tokenizer_config.json]] [--pre NAME] [--name NAME]\n"
-            "        [--type f32|f16|bf16|q8_0] [--seed S] [--vocab-only] -o out.gguf\n");
+            "        [--type f32|f16|bf16|q8_0] [--seed S] [--vocab-only] -o out.gguf\n"
+            "  deepseek2: [--q-lora N --kv-lora N --qk-nope N --qk-rope N --v-head N --experts N --experts-used N\n"
+            "         --experts-shared N --ff-exp N --dense-layers N --groups N --groups-used N\n"
+            "         --gating softmax|sigmoid|N --expert-scale F --expert-norm 0|1 --kv-layout kv_b|split\n"
+            "         --yarn-factor F --yarn-orig-ctx N --yarn-log-mul F]\n");
 }
 
 static int file_type_of(r1_type t) {   /* llama_ftype values */
@@ -414,6 +473,115 @@ static bool parse_i64(const char *s, int64_t *out) {
     return true;
 }
 
+/* ---- deepseek2 ------------------------------------------------------------------------ */
+/* Parses one deepseek2 option into ds (fields left negative when not given). Returns 1 if
+ * consumed, 0 if a is not a deepseek2 option, -1 on a bad value. */
+static int ds2_option(const char *a, const char *v, hparams *ds) {
+    static const struct { const char *flag; size_t off; } ints[] = {
+        {"--q-lora", offsetof(hparams, q_lora)}, {"--kv-lora", offsetof(hparams, kv_lora)},
+        {"--qk-nope", offsetof(hparams, qk_nope)}, {"--qk-rope", offsetof(hparams, qk_rope)},
+        {"--v-head", offsetof(hparams, v_head)}, {"--experts", offsetof(hparams, n_expert)},
+        {"--experts-used", offsetof(hparams, n_expert_used)}, {"--experts-shared", offsetof(hparams, n_expert_shared)},
+        {"--ff-exp", offsetof(hparams, n_ff_exp)}, {"--dense-layers", offsetof(hparams, n_dense_lead)},
+        {"--groups", offsetof(hparams, n_group)}, {"--groups-used", offsetof(hparams, n_group_used)},
+        {"--yarn-orig-ctx", offsetof(hparams, yarn_orig_ctx)}, {"--expert-norm", offsetof(hparams, expert_norm)},
+    };
+    static const struct { const char *flag; size_t off; } floats[] = {
+        {"--expert-scale", offsetof(hparams, expert_scale)}, {"--yarn-factor", offsetof(hparams, yarn_factor)},
+        {"--yarn-log-mul", offsetof(hparams, yarn_log_mul)},
+    };
+    for (size_t i = 0; i < R1_ARRAY_LEN(ints); i++)
+        if (!strcmp(a, ints[i].flag)) return parse_i64(v, (int64_t *)((char *)ds + ints[i].off)) ? 1 : -1;
+    for (size_t i = 0; i < R1_ARRAY_LEN(floats); i++)
+        if (!strcmp(a, floats[i].flag)) {
+            char *end;
+            float f = strtof(v, &end);
+            if (!*v || *end || f < 0) return -1;
+            *(float *)((char *)ds + floats[i].off) = f;
+            return 1;
+        }
+    if (!strcmp(a, "--gating")) {   /* GGUF expert_gating_func: 1 softmax, 2 sigmoid (others: bad files) */
+        if (!strcmp(v, "softmax")) ds->gating = 1;
+        else if (!strcmp(v, "sigmoid")) ds->gating = 2;
+        else return parse_i64(v, &ds->gating) ? 1 : -1;
+        return 1;
+    }
+    return 0;
+}
+
+/* deepseek2 presets: DeepSeek-V2-Lite's real shapes, and small V2-Lite-like / V3-like models. */
+static bool ds2_preset(const char *name, hparams *hp) {
+    if (!strcmp(name, "v2-lite")) {
+        *hp = (hparams){ .arch = "deepseek2", .name = "DeepSeek-V2-Lite shapes (random weights)", .n_layer = 27,
+                         .n_embd = 2048, .n_head = 16, .n_ff = 10944, .n_ctx = 163840, .n_vocab = 102400,
+                         .q_lora = 0, .kv_lora = 512, .qk_nope = 128, .qk_rope = 64, .v_head = 128,
+                         .n_expert = 64, .n_expert_used = 6, .n_expert_shared = 2, .n_ff_exp = 1408, .n_dense_lead = 1,
+                         .n_group = 1, .n_group_used = 1, .gating = 1, .expert_scale = 1.0f, .expert_norm = 0,
+                         .yarn_factor = 40.0f, .yarn_orig_ctx = 4096, .yarn_log_mul = 0.0707f };
+    } else if (!strcmp(name, "v2-tiny")) {   /* V2-Lite's structure at test size */
+        *hp = (hparams){ .arch = "deepseek2", .name = "V2-Lite-like tiny (random weights)", .n_layer = 3,
+                         .n_embd = 64, .n_head = 4, .n_ff = 96, .n_ctx = 512, .q_lora = 0, .kv_lora = 32, .qk_nope = 16,
+                         .qk_rope = 8, .v_head = 16, .n_expert = 8, .n_expert_used = 3, .n_expert_shared = 2,
+                         .n_ff_exp = 32, .n_dense_lead = 1, .n_group = 1, .n_group_used = 1, .gating = 1,
+                         .expert_scale = 1.0f, .expert_norm = 0, .yarn_factor = 4.0f, .yarn_orig_ctx = 16,
+                         .yarn_log_mul = 0.0707f };
+    } else if (!strcmp(name, "v3-tiny")) {   /* V3's structure at test size: q-lora, sigmoid + bias, groups */
+        *hp = (hparams){ .arch = "deepseek2", .name = "V3-like tiny (random weights)", .n_layer = 3, .n_embd = 64,
+                         .n_head = 4, .n_ff = 96, .n_ctx = 512, .q_lora = 32, .kv_lora = 32, .qk_nope = 16, .qk_rope = 8,
+                         .v_head = 16, .n_expert = 16, .n_expert_used = 4, .n_expert_shared = 1, .n_ff_exp = 32,
+                         .n_dense_lead = 1, .n_group = 4, .n_group_used = 2, .gating = 2, .expert_scale = 2.5f,
+                         .expert_norm = 1, .yarn_factor = 4.0f, .yarn_orig_ctx = 16, .yarn_log_mul = 0.1f };
+    } else {
+        return false;
+    }
+    hp->n_head_kv = hp->n_head;
+    hp->rope_theta = 10000.0f;
+    hp->eps = 1e-6f;
+    hp->type = R1_TYPE_F32;
+    hp->seed = 42;
+    return true;
+}
+
+/* deepseek2 metadata (llama.cpp's keys). Split-layout files carry key/value_length of the
+ * latent (kv_lora + rope, kv_lora) plus *_mla per-head widths, as the newer converter writes. */
+static r1_status ds2_meta(gguf_writer *w, const hparams *hp) {
+    char key[128];
+    r1_status st = R1_OK;
+#define KEY(suffix) (snprintf(key, sizeof key, "deepseek2.%s", suffix), key)
+#define U32(suffix, v) (st = st ? st : gguf_set_u32(w, KEY(suffix), (uint32_t)(v)))
+    if (hp->kv_split) {
+        U32("attention.key_length", hp->kv_lora + hp->qk_rope);
+        U32("attention.value_length", hp->kv_lora);
+        U32("attention.key_length_mla", hp->qk_nope + hp->qk_rope);
+        U32("attention.value_length_mla", hp->v_head);
+    } else {
+        U32("attention.key_length", hp->qk_nope + hp->qk_rope);
+        U32("attention.value_length", hp->v_head);
+    }
+    U32("rope.dimension_count", hp->qk_rope);
+    if (hp->q_lora > 0) U32("attention.q_lora_rank", hp->q_lora);
+    U32("attention.kv_lora_rank", hp->kv_lora);
+    U32("leading_dense_block_count", hp->n_dense_lead);
+    U32("expert_feed_forward_length", hp->n_ff_exp);
+    U32("expert_count", hp->n_expert);
+    U32("expert_used_count", hp->n_expert_used);
+    U32("expert_shared_count", hp->n_expert_shared);
+    U32("expert_gating_func", hp->gating);
+    U32("expert_group_count", hp->n_group);
+    U32("expert_group_used_count", hp->n_group_used);
+    st = st ? st : gguf_set_f32(w, KEY("expert_weights_scale"), hp->expert_scale);
+    st = st ? st : gguf_set_bool(w, KEY("expert_weights_norm"), hp->expert_norm != 0);
+    if (hp->yarn_factor > 1.0f) {
+        st = st ? st : gguf_set_str(w, KEY("rope.scaling.type"), "yarn");
+        st = st ? st : gguf_set_f32(w, KEY("rope.scaling.factor"), hp->yarn_factor);
+        U32("rope.scaling.original_context_length", hp->yarn_orig_ctx);
+        st = st ? st : gguf_set_f32(w, KEY("rope.scaling.yarn_log_multiplier"), hp->yarn_log_mul);
+    }
+#undef U32
+#undef KEY
+    return st;
+}
+
 int main(int argc, char **argv) {
     hparams hp = { .arch = NULL, .n_layer = 2, .n_embd = 64, .n_head = 4, .n_head_kv = 2, .n_ff = 128,
                    .n_ctx = 4096, .rope_theta = 10000.0f, .eps = 1e-6f, .type = R1_TYPE_F32, .seed = 42 };
@@ -422,6 +590,12 @@ int main(int argc, char **argv) {
     int64_t set_layers = -1, set_embd = -1, set_heads = -1, set_kv = -1, set_ff = -1, set_hd = -1, set_ctx = -1, set_vocab = -1;
     float set_theta = -1, set_eps = -1;
     bool set_tied = false;
+    /* deepseek2 options, applied over the preset: negative = not given */
+    hparams ds = { .q_lora = -1, .kv_lora = -1, .qk_nope = -1, .qk_rope = -1, .v_head = -1, .n_expert = -1,
+                   .n_expert_used = -1, .n_expert_shared = -1, .n_ff_exp = -1, .n_dense_lead = -1, .n_group = -1,
+                   .n_group_used = -1, .gating = -1, .expert_scale = -1, .yarn_factor = -1, .yarn_log_mul = -1,
+                   .yarn_orig_ctx = -1, .expert_norm = -1 };
+    int kv_split = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t *iv = NULL;
@@ -431,6 +605,14 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
         if (!v) { fprintf(stderr, "gen_model: option %s needs a value\n", a); usage(); return 2; }
         i++;
+        int dso = ds2_option(a, v, &ds);
+        if (dso < 0) { fprintf(stderr, "gen_model: %s %s: bad value\n", a, v); return 2; }
+        if (dso > 0) continue;
+        if (!strcmp(a, "--kv-layout")) {
+            if (strcmp(v, "kv_b") && strcmp(v, "split")) { fprintf(stderr, "gen_model: --kv-layout kv_b|split\n"); return 2; }
+            kv_split = !strcmp(v, "split");
+            continue;
+        }
         if (!strcmp(a, "--arch")) hp.arch = v;
         else if (!strcmp(a, "--preset")) preset = v;
         else if (!strcmp(a, "-o")) out = v;
@@ -465,7 +647,20 @@ int main(int argc, char **argv) {
         if (!hp.name) hp.name = "DeepSeek R1 Distill Qwen 1.5B (random weights)";
     } else if (preset && !strcmp(preset, "tiny")) {
         hp.n_layer = 2; hp.n_embd = 64; hp.n_head = 4; hp.n_head_kv = 2; hp.n_ff = 128;
+    } else if (preset && ds2_preset(preset, &hp)) {
+        /* deepseek2 preset: every field set */
     } else if (preset) { fprintf(stderr, "gen_model: unknown preset '%s'\n", preset); return 2; }
+    {   /* deepseek2 options given on the command line win over the preset */
+#define TAKE(f) if (ds.f >= 0) hp.f = ds.f
+        TAKE(q_lora); TAKE(kv_lora); TAKE(qk_nope); TAKE(qk_rope); TAKE(v_head); TAKE(n_expert);
+        TAKE(n_expert_used); TAKE(n_expert_shared); TAKE(n_ff_exp); TAKE(n_dense_lead); TAKE(n_group);
+        TAKE(n_group_used); TAKE(gating); TAKE(yarn_orig_ctx); TAKE(expert_norm);
+#undef TAKE
+        if (ds.expert_scale >= 0) hp.expert_scale = ds.expert_scale;
+        if (ds.yarn_factor >= 0) hp.yarn_factor = ds.yarn_factor;
+        if (ds.yarn_log_mul >= 0) hp.yarn_log_mul = ds.yarn_log_mul;
+        if (kv_split >= 0) hp.kv_split = kv_split;
+    }
     if (set_layers >= 0) hp.n_layer = set_layers;
     if (set_embd >= 0) hp.n_embd = set_embd;
     if (set_heads >= 0) hp.n_head = set_heads;
@@ -479,13 +674,22 @@ int main(int argc, char **argv) {
     if (!hp.arch || !out) { usage(); return 2; }
     const arch_desc *arch = NULL;
     for (size_t i = 0; i < R1_ARRAY_LEN(ARCHS); i++) if (!strcmp(ARCHS[i].name, hp.arch)) arch = &ARCHS[i];
-    if (!arch) { fprintf(stderr, "gen_model: unknown --arch '%s' (llama, qwen2, qwen3)\n", hp.arch); return 2; }
+    if (!arch) { fprintf(stderr, "gen_model: unknown --arch '%s' (llama, qwen2, qwen3, deepseek2)\n", hp.arch); return 2; }
+    if (arch->features & F_MLA) {   /* all heads have their own latent-derived k/v */
+        hp.n_head_kv = hp.n_head;
+        if (hp.kv_lora < 1 || hp.qk_nope < 1 || hp.qk_rope < 2 || hp.v_head < 1 || hp.n_expert < 1 || hp.n_ff_exp < 1) {
+            fprintf(stderr, "gen_model: deepseek2 needs --kv-lora, --qk-nope, --qk-rope, --v-head, --experts, --ff-exp "
+                            "(or a preset: v2-lite, v2-tiny, v3-tiny)\n");
+            return 2;
+        }
+    }
     if (hp.n_layer < 1 || hp.n_embd < 1 || hp.n_head < 1 || hp.n_head_kv < 1 || hp.n_ff < 1 || hp.n_ctx < 1 ||
         hp.n_head % hp.n_head_kv) {
         fprintf(stderr, "gen_model: sizes must be >= 1 and heads a multiple of kv-heads\n");
         return 2;
     }
-    if (set_hd > 0) hp.head_dim = set_hd;
+    if (arch->features & F_MLA) hp.head_dim = hp.qk_nope + hp.qk_rope;
+    else if (set_hd > 0) hp.head_dim = set_hd;
     else if (hp.n_embd % hp.n_head == 0) hp.head_dim = hp.n_embd / hp.n_head;
     else { fprintf(stderr, "gen_model: --embd %lld is not a multiple of --heads %lld (give --head-dim)\n",
                    (long long)hp.n_embd, (long long)hp.n_head); return 2; }
@@ -500,6 +704,9 @@ int main(int argc, char **argv) {
     hp.n_vocab = voc.n;
 
     unsigned feats = arch->features | (hp.tied ? 0 : F_UNTIED) | (hp.llama3_rope ? F_ROPE_FREQS : 0);
+    if (arch->features & F_MLA)
+        feats |= (hp.q_lora > 0 ? F_Q_LORA : F_Q_PLAIN) | (hp.kv_split ? F_KV_SPLIT : F_KV_B) |
+                 (hp.n_expert_shared > 0 ? F_SHEXP : 0) | (hp.gating == 2 ? F_EXP_BIAS : 0);
     gguf_writer *w = gguf_writer_create();
     gen_tensor *gt = NULL;
     char key[128];
@@ -526,6 +733,7 @@ int main(int argc, char **argv) {
         st = st ? st : gguf_set_u32(w, KEY("rope.dimension_count"), (uint32_t)hp.head_dim);
     }
 #undef KEY
+    if (!st && (arch->features & F_MLA)) st = ds2_meta(w, &hp);
     st = st ? st : gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
     st = st ? st : gguf_set_str(w, "tokenizer.ggml.pre", pre ? pre : "default");
     st = st ? st : gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)voc.tok, (uint64_t)voc.n);
@@ -550,13 +758,17 @@ int main(int argc, char **argv) {
             seen_layer |= td->per_layer;
             bool want = l < 0 ? !td->per_layer && !seen_layer : l == hp.n_layer ? !td->per_layer && seen_layer
                                                                                 : td->per_layer;
-            if (!want || (td->requires & feats) != td->requires) continue;
+            /* per layer: a dense FFN, or routed experts (deepseek2 after its leading dense layers) */
+            unsigned lf = feats;
+            if (td->per_layer) lf |= (arch->features & F_MLA) && l >= hp.n_dense_lead ? F_MOE : F_DENSE;
+            if (!want || (td->requires & lf) != td->requires) continue;
             gen_tensor *g = &gt[n_gt++];
             snprintf(g->name, sizeof g->name, td->name, (int)l);
             g->kind = td->kind;
-            g->type = td->n_dims == 2 ? hp.type : R1_TYPE_F32;
+            g->type = td->n_dims >= 2 && td->kind != K_ROUTER ? hp.type : R1_TYPE_F32;
             g->ne[0] = dim_value(&hp, td->ne[0]);
             g->ne[1] = dim_value(&hp, td->ne[1]);
+            g->ne[2] = dim_value(&hp, td->ne[2]);
             g->hp = &hp;
             size_t row = r1_row_size(g->type, g->ne[0]);
             if (!row) {
@@ -564,7 +776,8 @@ int main(int argc, char **argv) {
                                   g->name, (long long)g->ne[0], r1_type_name(g->type));
                 break;
             }
-            st = gguf_add_tensor_lazy(w, g->name, g->type, td->n_dims, g->ne, row * (size_t)g->ne[1], produce, g, &err);
+            st = gguf_add_tensor_lazy(w, g->name, g->type, td->n_dims, g->ne, row * (size_t)(g->ne[1] * g->ne[2]),
+                                      produce, g, &err);
         }
     }
     if (!st) st = gguf_writer_write(w, out, &err);
