@@ -30,7 +30,9 @@ static void usage(FILE *f) {
         "  --chat-template PATH  Jinja template stored in the GGUF (default models/chat_template.jinja)\n"
         "  --eval                only evaluate --ckpt (no training)\n"
         "  --logits-out PATH --tokens ID,...   write the trainer's own float32 logits of --ckpt\n"
-        "                        for the token list (rows = positions; cross-check vs r1 logits)\n");
+        "                        for the token list (rows = positions; cross-check vs r1 logits)\n"
+        "  --grad-out PATH --tokens ID,...     write f64 loss (weight 1 on every next-token\n"
+        "                        prediction) then the f32 gradient of all parameters of --ckpt\n");
 }
 
 static char *read_file(const char *path) {
@@ -58,7 +60,7 @@ int cmd_train(int argc, char **argv) {
     bool resume = false, eval_only = false;
     int eval_samples = 8;
     float temp = 0.6f;
-    const char *tmpl_path = "models/chat_template.jinja", *logits_out = NULL, *tokens = NULL;
+    const char *tmpl_path = "models/chat_template.jinja", *logits_out = NULL, *tokens = NULL, *grad_out = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (!strcmp(a, name) && v && ++i)
@@ -92,6 +94,7 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--chat-template")) tmpl_path = v;
         else if (OPT("--logits-out")) { logits_out = v; eval_only = true; }
         else if (OPT("--tokens")) tokens = v;
+        else if (OPT("--grad-out")) { grad_out = v; eval_only = true; }
         else if (OPT("--tasks")) {
             o.task_mask = 0;
             for (int k = 0; k < TASK_KINDS; k++) {
@@ -116,7 +119,7 @@ int cmd_train(int argc, char **argv) {
     if (eval_only) o.log = NULL;
     if (tr_create(&o, resume || eval_only, &s, &err) != R1_OK) { free(tmpl); return cli_fail("train", &err); }
     int rc = 0;
-    if (logits_out) {
+    if (logits_out || grad_out) {
         const tm_config *c = tr_config(s);
         int32_t ids[512];
         int n = 0;
@@ -129,14 +132,28 @@ int cmd_train(int argc, char **argv) {
         }
         tm_scratch *scr = n > 0 ? tm_scratch_new(c) : NULL;
         float *row = malloc(sizeof(float) * c->vocab);
-        FILE *f = scr && row ? fopen(logits_out, "wb") : NULL;
+        FILE *f = scr && row ? fopen(logits_out ? logits_out : grad_out, "wb") : NULL;
         if (!f) rc = 1;
+        if (f && grad_out && n >= 2) {
+            size_t np = tm_n_params(c);
+            float *gd = calloc(np, sizeof(float)), w[512];
+            tm_params g;
+            for (int t = 0; t < n - 1; t++) w[t] = 1.0f;
+            if (gd) {
+                tm_params_view(c, gd, &g);
+                double loss = tm_forward_backward(c, tr_params(s), scr, ids, n, w, &g, NULL);
+                fwrite(&loss, sizeof loss, 1, f);
+                fwrite(gd, sizeof(float), np, f);
+            } else rc = 1;
+            free(gd);
+            n = 0;
+        }
         for (int t = 1; f && t <= n; t++) {
             tm_logits_last(c, tr_params(s), scr, ids, t, row);
             fwrite(row, sizeof(float), c->vocab, f);
         }
         if (f && fclose(f) != 0) rc = 1;
-        if (rc) fprintf(stderr, "r1 train: could not write logits to %s\n", logits_out);
+        if (rc) fprintf(stderr, "r1 train: could not write %s\n", logits_out ? logits_out : grad_out);
         tm_scratch_free(scr);
         free(row);
     } else if (eval_only) {

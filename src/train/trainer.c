@@ -169,20 +169,20 @@ static task_kind pick_kind(const tr_opts *o, uint64_t *rng) {
     return (task_kind)kinds[tm_rng_int(rng, 0, nk - 1)];
 }
 
-/* SFT item: prompt + synthetic trace + EOS; weight 1 on every completion token. */
+/* SFT item: prompt + synthetic trace + EOS; weight 1 on every completion token.
+ * Sequences longer than the context are truncated (they still train their prefix). */
 static void make_sft_item(const tr_opts *o, seqitem *it, uint64_t *rng) {
     char text[2048];
-    for (;;) {
-        task_make(&it->t, pick_kind(o, rng), o->digits, false, rng);
-        task_trace(&it->t, o->err_rate, rng, text, sizeof text);
-        int np = task_encode_prompt(&it->t, it->tok, MAX_SEQ);
-        int nc = np < 0 ? -1 : task_encode(text, it->tok + np, o->cfg.seq_len - np - 1);
-        if (nc < 0) continue;
-        it->n = np + nc + 1;
-        it->tok[it->n - 1] = TOK_EOS;
-        for (int t = 0; t < it->n - 1; t++) it->w[t] = t >= np - 1 ? 1.0f : 0.0f;
-        return;
-    }
+    int32_t tmp[2 * MAX_SEQ];
+    task_make(&it->t, pick_kind(o, rng), o->digits, false, rng);
+    task_trace(&it->t, o->err_rate, rng, text, sizeof text);
+    int np = task_encode_prompt(&it->t, tmp, MAX_SEQ);
+    int nc = task_encode(text, tmp + np, MAX_SEQ);
+    if (nc < 0) nc = 0;
+    tmp[np + nc] = TOK_EOS;
+    it->n = R1_MIN(np + nc + 1, o->cfg.seq_len);
+    memcpy(it->tok, tmp, sizeof(int32_t) * it->n);
+    for (int t = 0; t < it->n - 1; t++) it->w[t] = t >= np - 1 ? 1.0f : 0.0f;
 }
 
 /* ---- threads ---------------------------------------------------------------------------- */
