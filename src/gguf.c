@@ -410,9 +410,14 @@ static r1_status parse_part(gguf_file *f, gguf_part *part, uint32_t *version, gg
         size_t beg, end;
         if (offs[i] > SIZE_MAX || !r1_add_ok(data_start, (size_t)offs[i], &beg) || !r1_add_ok(beg, t->nbytes, &end) ||
             end > part->size) {
-            st = r1_set_error(err, R1_ERR_FORMAT, "%s: tensor '%s' data [%llu..%llu) lies past the end of the file (size %zu)",
-                              part->path, t->name, (unsigned long long)data_start + offs[i],
-                              (unsigned long long)data_start + offs[i] + t->nbytes, part->size);
+            unsigned long long b0, b1;
+            if (__builtin_add_overflow((unsigned long long)data_start, offs[i], &b0) ||
+                __builtin_add_overflow(b0, (unsigned long long)t->nbytes, &b1))
+                st = r1_set_error(err, R1_ERR_FORMAT, "%s: tensor '%s' data offset %llu lies past the end of the file (size %zu)",
+                                  part->path, t->name, (unsigned long long)offs[i], part->size);
+            else
+                st = r1_set_error(err, R1_ERR_FORMAT, "%s: tensor '%s' data [%llu..%llu) lies past the end of the file (size %zu)",
+                                  part->path, t->name, b0, b1, part->size);
             goto out;
         }
         t->data = part->map + beg;
