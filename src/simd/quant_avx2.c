@@ -159,44 +159,6 @@ static void q8_K_from_float_avx2(const float *x, void *dst, int64_t n) {
 }
 
 /* ---- 32-element block types · Q8_0 / Q8_1 ----------------------------------------- */
-static void vec_dot_q8_0_avx2(int n, float *s, const void *vx, const void *vy) {
-    const block_q8_0 *x = vx, *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 2048, 1);
-        __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-    }
-    *s = hsum_ps(acc);
-}
-static void vec_dot_q4_0_avx2(int n, float *s, const void *vx, const void *vy) {
-    const block_q4_0 *x = vx;
-    const block_q8_0 *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 2048, 1);
-        __m256i q = _mm256_sub_epi8(load_nibbles32(x[i].qs), _mm256_set1_epi8(8));
-        __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-    }
-    *s = hsum_ps(acc);
-}
-static void vec_dot_q4_1_avx2(int n, float *s, const void *vx, const void *vy) {
-    const block_q4_1 *x = vx;
-    const block_q8_1 *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    float summ = 0;
-    for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 2048, 1);
-        __m256i p = dot_u8i8(load_nibbles32(x[i].qs), _mm256_loadu_si256((const __m256i *)y[i].qs));
-        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-        summ += h2f(x[i].m) * h2f(y[i].s);
-    }
-    *s = hsum_ps(acc) + summ;
-}
 /* byte j = 0xFF where bit j of bits is set (32 bytes). */
 static inline __m256i bits_to_bytes(uint32_t bits) {
     __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits),
@@ -209,49 +171,65 @@ static inline uint32_t qh32(const uint8_t qh[4]) {
     memcpy(&v, qh, 4);
     return v;
 }
-static void vec_dot_q5_0_avx2(int n, float *s, const void *vx, const void *vy) {
-    const block_q5_0 *x = vx;
-    const block_q8_0 *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 2048, 1);
-        __m256i hi = _mm256_and_si256(bits_to_bytes(qh32(x[i].qh)), _mm256_set1_epi8(0x10));
-        __m256i q = _mm256_sub_epi8(_mm256_or_si256(load_nibbles32(x[i].qs), hi), _mm256_set1_epi8(16));
-        __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
+/* One accumulator chain of FMAs (4-cycle latency per block) bounds these kernels in
+ * cache, so blocks alternate between two accumulators. step(x, y, acc) adds one block. */
+#define TWO_ACC_DOT(name, TX, TY, step)                                                       \
+    static void name(int n, float *s, const void *vx, const void *vy) {                      \
+        const TX *x = vx;                                                                     \
+        const TY *y = vy;                                                                     \
+        const int nb = n / QK32;                                                              \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;                                             \
+        int i = 0;                                                                            \
+        for (; i + 2 <= nb; i += 2) {                                                         \
+            prefetch((const char *)(x + i) + 2048, 1);                                        \
+            a0 = step(x + i, y + i, a0);                                                      \
+            a1 = step(x + i + 1, y + i + 1, a1);                                              \
+        }                                                                                     \
+        if (i < nb) a0 = step(x + i, y + i, a0);                                              \
+        *s = hsum_ps(_mm256_add_ps(a0, a1));                                                  \
     }
-    *s = hsum_ps(acc);
+/* lane 0 = v, others 0 (adds a per-block scalar term to a vector accumulator) */
+static inline __m256 lane0(float v) { return _mm256_set_m128(_mm_setzero_ps(), _mm_set_ss(v)); }
+
+static inline __m256 q8_0_step(const block_q8_0 *x, const block_q8_0 *y, __m256 acc) {
+    __m256i p = dot_i8(_mm256_loadu_si256((const __m256i *)x->qs), _mm256_loadu_si256((const __m256i *)y->qs));
+    return _mm256_fmadd_ps(_mm256_set1_ps(h2f(x->d) * h2f(y->d)), _mm256_cvtepi32_ps(p), acc);
 }
-static void vec_dot_q5_1_avx2(int n, float *s, const void *vx, const void *vy) {
-    const block_q5_1 *x = vx;
-    const block_q8_1 *y = vy;
-    __m256 acc = _mm256_setzero_ps();
-    float summ = 0;
-    for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 2048, 1);
-        __m256i hi = _mm256_and_si256(bits_to_bytes(qh32(x[i].qh)), _mm256_set1_epi8(0x10));
-        __m256i p = dot_u8i8(_mm256_or_si256(load_nibbles32(x[i].qs), hi), _mm256_loadu_si256((const __m256i *)y[i].qs));
-        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-        summ += h2f(x[i].m) * h2f(y[i].s);
-    }
-    *s = hsum_ps(acc) + summ;
+static inline __m256 q4_0_step(const block_q4_0 *x, const block_q8_0 *y, __m256 acc) {
+    __m256i q = _mm256_sub_epi8(load_nibbles32(x->qs), _mm256_set1_epi8(8));
+    __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y->qs));
+    return _mm256_fmadd_ps(_mm256_set1_ps(h2f(x->d) * h2f(y->d)), _mm256_cvtepi32_ps(p), acc);
 }
-static void vec_dot_iq4_nl_avx2(int n, float *s, const void *vx, const void *vy) {
-    const block_iq4_nl *x = vx;
-    const block_q8_0 *y = vy;
+static inline __m256 q4_1_step(const block_q4_1 *x, const block_q8_1 *y, __m256 acc) {
+    __m256i p = dot_u8i8(load_nibbles32(x->qs), _mm256_loadu_si256((const __m256i *)y->qs));
+    acc = _mm256_add_ps(acc, lane0(h2f(x->m) * h2f(y->s)));
+    return _mm256_fmadd_ps(_mm256_set1_ps(h2f(x->d) * h2f(y->d)), _mm256_cvtepi32_ps(p), acc);
+}
+static inline __m256 q5_0_step(const block_q5_0 *x, const block_q8_0 *y, __m256 acc) {
+    __m256i hi = _mm256_and_si256(bits_to_bytes(qh32(x->qh)), _mm256_set1_epi8(0x10));
+    __m256i q = _mm256_sub_epi8(_mm256_or_si256(load_nibbles32(x->qs), hi), _mm256_set1_epi8(16));
+    __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y->qs));
+    return _mm256_fmadd_ps(_mm256_set1_ps(h2f(x->d) * h2f(y->d)), _mm256_cvtepi32_ps(p), acc);
+}
+static inline __m256 q5_1_step(const block_q5_1 *x, const block_q8_1 *y, __m256 acc) {
+    __m256i hi = _mm256_and_si256(bits_to_bytes(qh32(x->qh)), _mm256_set1_epi8(0x10));
+    __m256i p = dot_u8i8(_mm256_or_si256(load_nibbles32(x->qs), hi), _mm256_loadu_si256((const __m256i *)y->qs));
+    acc = _mm256_add_ps(acc, lane0(h2f(x->m) * h2f(y->s)));
+    return _mm256_fmadd_ps(_mm256_set1_ps(h2f(x->d) * h2f(y->d)), _mm256_cvtepi32_ps(p), acc);
+}
+static inline __m256 iq4_nl_step(const block_iq4_nl *x, const block_q8_0 *y, __m256 acc) {
     const __m256i lut = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)r1_kvalues_iq4nl));
-    __m256 acc = _mm256_setzero_ps();
-    for (int i = 0; i < n / QK32; i++) {
-        prefetch((const char *)(x + i) + 2048, 1);
-        __m256i q = _mm256_shuffle_epi8(lut, load_nibbles32(x[i].qs));
-        __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y[i].qs));
-        __m256 d = _mm256_set1_ps(h2f(x[i].d) * h2f(y[i].d));
-        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(p), acc);
-    }
-    *s = hsum_ps(acc);
+    __m256i q = _mm256_shuffle_epi8(lut, load_nibbles32(x->qs));
+    __m256i p = dot_i8(q, _mm256_loadu_si256((const __m256i *)y->qs));
+    return _mm256_fmadd_ps(_mm256_set1_ps(h2f(x->d) * h2f(y->d)), _mm256_cvtepi32_ps(p), acc);
 }
+TWO_ACC_DOT(vec_dot_q8_0_avx2, block_q8_0, block_q8_0, q8_0_step)
+TWO_ACC_DOT(vec_dot_q4_0_avx2, block_q4_0, block_q8_0, q4_0_step)
+TWO_ACC_DOT(vec_dot_q4_1_avx2, block_q4_1, block_q8_1, q4_1_step)
+TWO_ACC_DOT(vec_dot_q5_0_avx2, block_q5_0, block_q8_0, q5_0_step)
+TWO_ACC_DOT(vec_dot_q5_1_avx2, block_q5_1, block_q8_1, q5_1_step)
+TWO_ACC_DOT(vec_dot_iq4_nl_avx2, block_iq4_nl, block_q8_0, iq4_nl_step)
+
 
 /* ---- k-quants · Q8_K ------------------------------------------------------------------ */
 /* Q4_K: per 64 elements, 32 bytes of nibbles (low = group 2p, high = group 2p+1). */
