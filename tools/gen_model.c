@@ -511,6 +511,7 @@ static int ds2_option(const char *a, const char *v, hparams *ds) {
 
 /* deepseek2 presets: DeepSeek-V2-Lite's real shapes, and small V2-Lite-like / V3-like models. */
 static bool ds2_preset(const char *name, hparams *hp) {
+    const hparams given = *hp;   /* --type, --seed, --name, --arch given before the preset is applied */
     if (!strcmp(name, "v2-lite")) {
         *hp = (hparams){ .arch = "deepseek2", .name = "DeepSeek-V2-Lite shapes (random weights)", .n_layer = 27,
                          .n_embd = 2048, .n_head = 16, .n_ff = 10944, .n_ctx = 163840, .n_vocab = 102400,
@@ -537,8 +538,9 @@ static bool ds2_preset(const char *name, hparams *hp) {
     hp->n_head_kv = hp->n_head;
     hp->rope_theta = 10000.0f;
     hp->eps = 1e-6f;
-    hp->type = R1_TYPE_F32;
-    hp->seed = 42;
+    hp->type = given.type;
+    hp->seed = given.seed;
+    if (given.name) hp->name = given.name;
     return true;
 }
 
