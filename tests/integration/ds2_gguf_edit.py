@@ -5,6 +5,7 @@ ds2_badinput.sh from a good deepseek2 file (any F32/F16/BF16/Q8_0 file).
 Usage: ds2_gguf_edit.py IN.gguf OUT.gguf EDIT...
   set:KEY=INT        set an integer key (keeps its GGUF type; new keys are u32)
   drop:TENSOR        remove a tensor
+  drop_key:KEY       remove a metadata key
   reshape:TENSOR=A,B,C  give a tensor new dims (same element count)
 """
 import os
@@ -61,6 +62,8 @@ def main():
             k, v = arg.split("=")
             kv[k] = int(v)
             kv_type.setdefault(k, 4)
+        elif op == "drop_key":
+            kv.pop(arg, None)
         elif op == "drop":
             tensors = [t for t in tensors if t[0] != arg]
         elif op == "reshape":
