@@ -17,7 +17,7 @@ if command -v node >/dev/null && [ -d "$here/../../.oracle/node_modules/@hugging
 fi
 fail=0; n=0
 cases=$(python3 -c 'import json,sys; [print(c["name"]) for c in json.load(open(sys.argv[1]))]' "$here/conversations.json")
-for tpl in v3 r1-distill; do
+for tpl in v3 r1-distill r1-0528; do
   for c in $cases; do
     python3 - "$here/conversations.json" "$c" > "$tmp/in.json" <<'PY'
 import json, sys

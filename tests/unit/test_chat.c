@@ -100,6 +100,23 @@ static void test_detect(void) {
     CHECK(chat_template_by_name("nope") == NULL);
 }
 
+/* The real template strings in tests/chat/ (run from the repository root) are recognised. */
+static void test_detect_real(void) {
+    const char *files[][2] = {{"tests/chat/deepseek-v3.jinja", "v3"}, {"tests/chat/deepseek-r1-distill.jinja", "r1-distill"},
+                              {"tests/chat/deepseek-r1-0528.jinja", "r1-0528"}};
+    for (size_t i = 0; i < R1_ARRAY_LEN(files); i++) {
+        FILE *f = fopen(files[i][0], "rb");
+        REQUIRE(f, "%s missing (run from the repository root)", files[i][0]);
+        static char buf[16384];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        bool known;
+        const chat_template *t = chat_template_detect(buf, &known);
+        CHECK(known && !strcmp(t->name, files[i][1]), "%s -> %s", files[i][0], t->name);
+    }
+}
+
 static void test_messages_json(void) {
     chat_msg *m; int n; r1_error e = {0};
     REQUIRE(chat_parse_messages("[{\"role\":\"user\",\"content\":\"hi \\u00e9\"},{\"role\":\"assistant\",\"content\":null}]", &m, &n, &e) == R1_OK);
@@ -118,6 +135,7 @@ int main(void) {
     RUN(test_split_bytewise);
     RUN(test_render);
     RUN(test_detect);
+    RUN(test_detect_real);
     RUN(test_messages_json);
     return TEST_SUMMARY();
 }
