@@ -1,8 +1,9 @@
 /*
  * quant_mix.c — file types and llama.cpp's per-tensor quantization mixture rules
- * (contract in quantize.h). The rules reproduce llama_tensor_get_type for the file types
- * r1 produces; the IQ1/IQ2/IQ3 and Falcon-specific branches are absent because r1 does
- * not produce those types or run that architecture.
+ * (contract in quantize.h). The rules reproduce current llama.cpp's llama_tensor_get_type
+ * (tensor categories: attn_v, attn_qkv and attn_kv_b share the "attn_v" rules) for the
+ * file types r1 produces; the IQ1/IQ2/IQ3 and Falcon-specific branches are absent because
+ * r1 does not produce those types or run that architecture.
  */
 #include "quantize.h"
 #include <stdio.h>
@@ -71,7 +72,8 @@ r1_status r1_qmix_tensor_type(r1_ftype f, const r1_qmix_model *m, r1_qmix_state 
         else if (t != R1_TYPE_Q8_0) t = R1_TYPE_Q6_K;
     } else if (!strcmp(name, "token_embd.weight")) {
         /* kept at the file's default type for the types r1 produces */
-    } else if (has(name, "attn_v.weight")) {
+    } else if (has(name, "attn_qkv.weight") || has(name, "attn_kv_b.weight") || has(name, "attn_v.weight")) {
+        /* current llama.cpp treats attn_qkv and MLA's attn_kv_b like attn_v */
         if (f == R1_FTYPE_Q2_K) t = m->n_gqa >= 4 ? R1_TYPE_Q4_K : R1_TYPE_Q3_K;
         else if (f == R1_FTYPE_Q3_K_M) t = st->i_attention_wv < 2 ? R1_TYPE_Q5_K : R1_TYPE_Q4_K;
         else if (f == R1_FTYPE_Q3_K_L) t = R1_TYPE_Q5_K;
@@ -79,6 +81,7 @@ r1_status r1_qmix_tensor_type(r1_ftype f, const r1_qmix_model *m, r1_qmix_state 
         else if ((f == R1_FTYPE_Q4_K_M || f == R1_FTYPE_Q5_K_M) && use_more_bits(st->i_attention_wv, m->n_attention_wv))
             t = R1_TYPE_Q6_K;
         else if (f == R1_FTYPE_Q4_K_S && st->i_attention_wv < 4) t = R1_TYPE_Q5_K;
+        if (m->llama_70b && (t == R1_TYPE_Q3_K || t == R1_TYPE_Q4_K)) t = R1_TYPE_Q5_K;
         if (m->n_expert == 8) t = R1_TYPE_Q8_0;
         st->i_attention_wv++;
     } else if (has(name, "attn_k.weight")) {
@@ -108,10 +111,6 @@ r1_status r1_qmix_tensor_type(r1_ftype f, const r1_qmix_model *m, r1_qmix_state 
             else if (f == R1_FTYPE_Q3_K_M) t = R1_TYPE_Q4_K;
             else if (f == R1_FTYPE_Q3_K_L) t = R1_TYPE_Q5_K;
         }
-    } else if (has(name, "attn_qkv.weight")) {
-        if (f == R1_FTYPE_Q3_K_M || f == R1_FTYPE_Q3_K_L) t = R1_TYPE_Q4_K;
-        else if (f == R1_FTYPE_Q4_K_M) t = R1_TYPE_Q5_K;
-        else if (f == R1_FTYPE_Q5_K_M) t = R1_TYPE_Q6_K;
     }
 
     /* Row length not a multiple of the block: llama.cpp's fallbacks. */

@@ -114,6 +114,7 @@ static void model_facts(const gguf_file *f, r1_qmix_model *m) {
         if (nh && nkv) m->n_gqa = (int)(nh / nkv);
         snprintf(key, sizeof key, "%s.expert_count", arch);
         if (gguf_get_u32(f, key, &v)) m->n_expert = (int)v;
+        m->llama_70b = !strcmp(arch, "llama") && m->n_layer == 80 && nh != nkv;
         free(arch);
     }
     for (int64_t i = 0; i < gguf_n_tensors(f); i++) {

@@ -35,8 +35,9 @@ typedef struct r1_qmix_model {
     int n_layer;          /* block_count                                              */
     int n_gqa;            /* head_count / head_count_kv (1 if unknown)                */
     int n_expert;         /* expert_count (0 or 1: dense)                             */
-    int n_attention_wv;   /* tensors named *attn_v.weight / attn_qkv / attn_kv_b      */
+    int n_attention_wv;   /* "attn_v-like" tensors: *attn_v.weight, attn_qkv, attn_kv_b */
     bool has_output;      /* output.weight exists (else token_embd doubles as output) */
+    bool llama_70b;       /* llama arch, 80 layers, GQA: llama.cpp's LLM_TYPE_70B         */
 } r1_qmix_model;
 
 /* Running state: counters advance as tensors are decided, in llama.cpp's order

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # quant_llamacpp.sh BUILD — `r1 quantize` against llama.cpp (prebuilt libllama/libggml).
 #  1. a small random llama-architecture model (tests/oracle/quant_gen_model.py: 8 layers,
-#     GQA 4, n_ff 544 so ffn_down rows need k-quant fallbacks) in F16 and BF16;
+#     GQA 4, n_ff 544 so ffn_down rows need k-quant fallbacks) in F16 and BF16, plus
+#     build/tools/gen_model's qwen2, qwen3 and deepseek2 (MoE + MLA) tiny presets;
 #  2. for each file type: llama.cpp quantizes it (llama_model_quantize) and r1's mixture
 #     rules must pick the same type for every tensor;
 #  3. r1 quantizes it: llama.cpp must load the result, every tensor must dequantize
@@ -54,6 +55,25 @@ for src in f16 bf16; do
     rm -f "$ref"
   done
 done
+
+# models from the project's generator (build/tools/gen_model), incl. DeepSeek-V3-style MoE
+# (3-D expert tensors, MLA attn_kv_b) and qwen2/qwen3
+if [ $have_r1 = 1 ] && make -s BUILD="$build" "$build/tools/gen_model" >/dev/null 2>&1; then
+  for spec in "qwen2 tiny" "qwen3 tiny" "deepseek2 v3-tiny"; do
+    set -- $spec
+    "$build/tools/gen_model" --arch "$1" --preset "$2" --type f16 -o "$out/gen.gguf" >/dev/null
+    for name in Q4_K_M Q3_K_M Q5_K_S Q8_0; do
+      "$H" ref "$out/gen.gguf" "$out/gen-ref.gguf" "${FT[$name]}" || { echo "FAIL: llama.cpp quantize $spec $name"; fail=1; continue; }
+      "$H" mix "$out/gen.gguf" "$out/gen-ref.gguf" "${FT[$name]}" | tail -1 | sed "s/^/[$1] /" | tee "$out/last.log"
+      grep -q "; ok$" "$out/last.log" || fail=1
+      if "$build/r1" quantize "$out/gen.gguf" "$out/gen-r1.gguf" "$name" 2>"$out/err.log"; then
+        "$H" check "$out/gen-r1.gguf" "$out/gen-ref.gguf" | tail -1 | sed "s/^/[$1 $name] /" | tee "$out/last.log"
+        grep -q "; ok$" "$out/last.log" || fail=1
+      else echo "FAIL: r1 quantize $spec $name: $(cat "$out/err.log")"; fail=1; fi
+    done
+  done
+  rm -f "$out"/gen*.gguf
+fi
 
 if [ $have_r1 = 1 ]; then
   expect_fail() {  # expect_fail DESCRIPTION GREP-PATTERN r1-args...

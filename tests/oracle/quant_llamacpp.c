@@ -59,16 +59,27 @@ static int mix(const char *in, const char *ref, int ftype) {
     struct gguf_init_params gp = {true, &ctx};
     struct gguf_context *gi = gguf_init_from_file(in, gp), *gr = gguf_init_from_file(ref, (struct gguf_init_params){true, NULL});
     if (!gi || !gr) { printf("FAIL: cannot open %s / %s\n", in, ref); return 1; }
-    r1_qmix_model m = {0, 1, 0, 0, false};
-    int64_t k;
-    if ((k = gguf_find_key(gi, "llama.block_count")) >= 0) m.n_layer = (int)gguf_get_val_u32(gi, k);
-    int64_t kh = gguf_find_key(gi, "llama.attention.head_count"), kk = gguf_find_key(gi, "llama.attention.head_count_kv");
-    if (kh >= 0 && kk >= 0) m.n_gqa = (int)(gguf_get_val_u32(gi, kh) / gguf_get_val_u32(gi, kk));
+    r1_qmix_model m = {0, 1, 0, 0, false, false};
+    int64_t k = gguf_find_key(gi, "general.architecture");
+    const char *arch = k >= 0 ? gguf_get_val_str(gi, k) : "llama";
+    char key[256];
+    snprintf(key, sizeof key, "%s.block_count", arch);
+    if ((k = gguf_find_key(gi, key)) >= 0) m.n_layer = (int)gguf_get_val_u32(gi, k);
+    snprintf(key, sizeof key, "%s.expert_count", arch);
+    if ((k = gguf_find_key(gi, key)) >= 0) m.n_expert = (int)gguf_get_val_u32(gi, k);
+    snprintf(key, sizeof key, "%s.attention.head_count", arch);
+    int64_t kh = gguf_find_key(gi, key);
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
+    int64_t kk = gguf_find_key(gi, key);
+    if (kh >= 0 && kk < 0) kk = kh;
+    if (kh >= 0) m.n_gqa = (int)(gguf_get_val_u32(gi, kh) / gguf_get_val_u32(gi, kk));
+    m.llama_70b = !strcmp(arch, "llama") && m.n_layer == 80 && m.n_gqa > 1;
     int64_t n = gguf_get_n_tensors(gi);
     char **names = malloc(n * sizeof *names);
     for (int64_t i = 0; i < n; i++) {
         names[i] = (char *)gguf_get_tensor_name(gi, i);
-        if (strstr(names[i], "attn_v.weight")) m.n_attention_wv++;
+        if (strstr(names[i], "attn_v.weight") || strstr(names[i], "attn_qkv.weight") || strstr(names[i], "attn_kv_b.weight"))
+            m.n_attention_wv++;
         if (!strcmp(names[i], "output.weight")) m.has_output = true;
     }
     qsort(names, n, sizeof *names, cmp_str);

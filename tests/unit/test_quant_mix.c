@@ -23,7 +23,7 @@ static void plan_dense(r1_ftype f, int counts[R1_TYPE_COUNT_], r1_type *out_type
     names[n++] = strdup("output.weight");
     names[n++] = strdup("token_embd.weight");
     qsort(names, (size_t)n, sizeof names[0], cmp);
-    r1_qmix_model m = {32, 4, 0, 32, true};
+    r1_qmix_model m = {32, 4, 0, 32, true, false};
     r1_qmix_state st = {0, 0, 0};
     memset(counts, 0, sizeof(int) * R1_TYPE_COUNT_);
     for (int i = 0; i < n; i++) {
@@ -63,7 +63,7 @@ static void test_other_mixes(void) {
 }
 
 static void test_fallbacks_and_errors(void) {
-    r1_qmix_model m = {4, 1, 0, 4, true};
+    r1_qmix_model m = {4, 1, 0, 4, true, false};
     r1_qmix_state st = {0, 0, 0};
     r1_type t;
     r1_error err = {0};
@@ -80,13 +80,24 @@ static void test_fallbacks_and_errors(void) {
     CHECK(r1_qmix_tensor_type(R1_FTYPE_Q4_0, &m, &st, "blk.0.attn_q.weight", 100, &t, &err) == R1_ERR_INVALID_ARG,
           "q4_0 cannot hold row 100");
     CHECK(strstr(err.msg, "blk.0.attn_q.weight") != NULL, "message names the tensor: %s", err.msg);
-    r1_qmix_model moe = {4, 1, 64, 4, true};
+    r1_qmix_model moe = {4, 1, 64, 4, true, false};
     CHECK(r1_qmix_tensor_type(R1_FTYPE_Q4_K_M, &moe, &st, "ffn_down_exps.weight", 256, &t, &err) == R1_ERR_FORMAT,
           "expert tensor without a layer");
     CHECK(r1_qmix_tensor_type(R1_FTYPE_Q4_K_M, &moe, &st, "blk.3.ffn_down_exps.weight", 256, &t, &err) == R1_OK &&
           t == R1_TYPE_Q6_K, "last layer of 4 uses more bits");
     CHECK(r1_qmix_tensor_type(R1_FTYPE_Q4_K_M, &moe, &st, "blk.1.ffn_down_exps.weight", 256, &t, &err) == R1_OK &&
           t == R1_TYPE_Q4_K, "layer 1 of 4 does not");
+    /* MLA's attn_kv_b follows the attn_v rules (counter shared) */
+    r1_qmix_state s2 = {3, 0, 0};   /* 4th attn_v-like tensor of 4: use_more_bits */
+    r1_qmix_model mla = {4, 1, 64, 4, true, false};
+    CHECK(r1_qmix_tensor_type(R1_FTYPE_Q4_K_M, &mla, &s2, "blk.0.attn_kv_b.weight", 512, &t, &err) == R1_OK &&
+          t == R1_TYPE_Q6_K && s2.i_attention_wv == 4, "attn_kv_b like attn_v");
+    /* llama 70B: attn_v Q4_K -> Q5_K */
+    r1_qmix_state s3 = {0, 5, 0};
+    r1_qmix_model l70 = {80, 8, 0, 80, true, true};
+    s3.i_attention_wv = 11;   /* a layer where use_more_bits is false */
+    CHECK(r1_qmix_tensor_type(R1_FTYPE_Q4_K_M, &l70, &s3, "blk.11.attn_v.weight", 8192, &t, &err) == R1_OK &&
+          t == R1_TYPE_Q5_K, "70B attn_v bump, got %s", r1_type_name(t));
 }
 
 static void test_names(void) {
