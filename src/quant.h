@@ -45,12 +45,13 @@ typedef struct r1_type_traits {
     size_t           type_size;    /* bytes per block                                   */
     bool             is_quantized;
     r1_to_float_fn   to_float;     /* dequantize (NULL: not convertible)                 */
-    r1_from_float_fn from_float;   /* reference quantizer (NULL: cannot be produced)     */
-    r1_vec_dot_fn    vec_dot;      /* best kernel for this CPU (NULL: no dot support)    */
+    r1_from_float_fn from_float;   /* quantizer (NULL: cannot be produced); SIMD for
+                                    * Q8_0/Q8_K, always byte-identical to from_float_ref */
+    r1_vec_dot_fn    vec_dot;      /* best kernel for this CPU (NULL: no dot support,
+                                    * e.g. the activation-only types Q8_1, Q8_K)        */
     r1_vec_dot_fn    vec_dot_ref;  /* scalar reference kernel                           */
     r1_type          vec_dot_type; /* type the activations are converted to             */
-    r1_from_float_fn from_float_ref; /* scalar reference quantizer; from_float above may be
-                                      * a SIMD version producing bit-identical blocks     */
+    r1_from_float_fn from_float_ref; /* scalar reference quantizer (ggml's algorithms)    */
     r1_gemm_fn       gemm;         /* batched kernel sharing weight decoding across
                                     * activation rows, or NULL: use r1_gemm()            */
 } r1_type_traits;
