@@ -9,10 +9,11 @@
  *     sample() itself never records anything, so the caller decides what is "accepted".
  *   - Same seed + same logits + same accepted tokens => same draws (no global state).
  *
- * Cost per token on a 150k vocab: one O(V) pass for the penalty/temperature copy, one
- * O(V) quickselect for top-k, one O(V) softmax; sorting is done only on the survivors of
- * a cheap bound (top-p cannot keep a token whose probability is below (1-p)/(V-1)),
- * which is a few hundred tokens for peaked distributions.
+ * Cost per token on a 150k vocab: greedy is one scan of the logits (no copy); otherwise
+ * one O(V) copy with the penalty, one O(V) quickselect for top-k, one O(V) softmax.
+ * Sorting happens only for top-p, and only on the survivors of a cheap bound (top-p
+ * cannot keep a token whose probability is below (1-p)/(V-1)), which is a few hundred
+ * tokens for peaked distributions; without top-p the draw walks the unsorted survivors.
  *
  * Repetition penalty (llama.cpp semantics): for each distinct token in the window,
  * logit > 0 ? logit / penalty : logit * penalty.
@@ -31,8 +32,6 @@ struct r1_sampler {
     int n_hist, hist_head;  /* valid entries, next write index                      */
     cand_t *cand;           /* [n_vocab] scratch                                    */
     uint8_t *seen;          /* [n_vocab] scratch for the penalty (distinct tokens)  */
-    int32_t *out_ids;       /* [n_vocab] survivors of the chain, by descending prob */
-    float *out_probs;       /* [n_vocab] their renormalised probabilities            */
 };
 
 /* ---- RNG: splitmix64 seeding + xoshiro256** --------------------------------- */
@@ -78,10 +77,8 @@ r1_status r1_sampler_create(const r1_sampler_params *params, int n_vocab, r1_sam
     s->n_vocab = n_vocab;
     s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
     s->seen = calloc((size_t)n_vocab, 1);
-    s->out_ids = malloc((size_t)n_vocab * sizeof *s->out_ids);
-    s->out_probs = malloc((size_t)n_vocab * sizeof *s->out_probs);
     s->history = p.repeat_last_n ? malloc((size_t)p.repeat_last_n * sizeof *s->history) : NULL;
-    if (!s->cand || !s->seen || !s->out_ids || !s->out_probs || (p.repeat_last_n && !s->history)) {
+    if (!s->cand || !s->seen || (p.repeat_last_n && !s->history)) {
         r1_sampler_free(s);
         return r1_set_error(err, R1_ERR_NOMEM, "sampler: out of memory for %d candidates", n_vocab);
     }
@@ -92,7 +89,7 @@ r1_status r1_sampler_create(const r1_sampler_params *params, int n_vocab, r1_sam
 
 void r1_sampler_free(r1_sampler *s) {
     if (!s) return;
-    free(s->cand); free(s->seen); free(s->out_ids); free(s->out_probs); free(s->history); free(s);
+    free(s->cand); free(s->seen); free(s->history); free(s);
 }
 
 void r1_sampler_reset(r1_sampler *s) {
@@ -146,24 +143,41 @@ static int cmp_desc(const void *a, const void *b) {
     return cand_gt(x, y) ? -1 : cand_gt(y, x) ? 1 : 0;
 }
 
-int r1_sampler_candidates(r1_sampler *s, const float *logits, int32_t *ids, float *probs) {
-    load_penalised(s, logits);
+/* Greedy pick straight from the logits: the penalty is applied on the fly to the tokens of
+ * the history (marked in seen[]), so no O(V) copy is made. NaN never wins. */
+static int32_t argmax_penalised(r1_sampler *s, const float *logits) {
+    bool pen = s->p.repeat_penalty != 1.0f && s->n_hist;
+    if (pen) for (int i = 0; i < s->n_hist; i++) s->seen[s->history[i]] = 1;
+    int32_t best = -1;
+    float bv = 0;
+    for (int i = 0; i < s->n_vocab; i++) {
+        float v = logits[i];
+        if (pen && s->seen[i]) v = v > 0 ? v / s->p.repeat_penalty : v * s->p.repeat_penalty;
+        if (best < 0 ? v == v : v > bv) { best = i; bv = v; }
+    }
+    if (pen) for (int i = 0; i < s->n_hist; i++) s->seen[s->history[i]] = 0;
+    return best < 0 ? 0 : best;
+}
+
+/* Runs the chain (see sampler.h) leaving the m survivors with renormalised probabilities
+ * in cand[0..m). sorted: order them by descending probability (top-p needs the order
+ * anyway; without top-p the draw does not, so sample() skips the O(m log m) sort). */
+static int run_chain(r1_sampler *s, const float *logits, bool sorted) {
     cand_t *c = s->cand;
-    int n = s->n_vocab;
     if (s->p.temperature <= 0) {
-        int best = 0;  /* NaN never wins (unless everything is NaN) */
-        for (int i = 1; i < n; i++) if (c[i].v > c[best].v || c[best].v != c[best].v) best = i;
-        ids[0] = c[best].id; probs[0] = 1.0f;
+        c[0].id = argmax_penalised(s, logits); c[0].v = 1.0f;
         return 1;
     }
-    /* temperature, then top-k */
+    load_penalised(s, logits);
+    int n = s->n_vocab;
+    /* top-k on the logits (temperature is monotonic) */
     float inv_t = 1.0f / s->p.temperature;
     if (s->p.top_k > 0 && s->p.top_k < n) { select_top(c, n, s->p.top_k); n = s->p.top_k; }
-    /* softmax over the n kept (probabilities in .v, unnormalised until divided by sum) */
+    /* softmax at temperature T over the n kept */
     float mx = -INFINITY;
     for (int i = 0; i < n; i++) if (c[i].v > mx) mx = c[i].v;
     if (!isfinite(mx)) {  /* all -inf / NaN: fall back to the first token deterministically */
-        ids[0] = c[0].id; probs[0] = 1.0f;
+        c[0].v = 1.0f;
         return 1;
     }
     double sum = 0;
@@ -171,42 +185,47 @@ int r1_sampler_candidates(r1_sampler *s, const float *logits, int32_t *ids, floa
         float e = (c[i].v == c[i].v) ? expf((c[i].v - mx) * inv_t) : 0.0f;
         c[i].v = e; sum += e;
     }
+    float pmax = (float)(1.0 / sum);   /* the max logit's probability */
     for (int i = 0; i < n; i++) c[i].v = (float)(c[i].v / sum);
-    /* top-p: a token below (1-p)/(n-1) can never be inside the nucleus; drop those first
-     * so that only the few plausible tokens get sorted. */
     int m = n;
     if (s->p.top_p < 1.0f && n > 1) {
+        /* a token below (1-p)/(n-1) can never be inside the nucleus: drop those first so
+         * that only the few plausible tokens get sorted */
         float bound = (1.0f - s->p.top_p) / (float)(n - 1);
         m = 0;
         for (int i = 0; i < n; i++) if (c[i].v >= bound) c[m++] = c[i];
-        if (m == 0) { m = n; }  /* cannot happen (the max is >= 1/n >= bound), defensive */
-    }
-    qsort(c, (size_t)m, sizeof *c, cmp_desc);
-    if (s->p.top_p < 1.0f) {
+        if (m == 0) m = n;  /* cannot happen (the max is >= 1/n >= bound), defensive */
+        qsort(c, (size_t)m, sizeof *c, cmp_desc);
         double cum = 0;
-        int keep = m;
-        for (int i = 0; i < m; i++) { cum += c[i].v; if (cum >= s->p.top_p) { keep = i + 1; break; } }
-        m = keep;
+        for (int i = 0; i < m; i++) { cum += c[i].v; if (cum >= s->p.top_p) { m = i + 1; break; } }
     }
     if (s->p.min_p > 0) {
-        float thr = s->p.min_p * c[0].v;
-        int keep = 1;
-        while (keep < m && c[keep].v >= thr) keep++;
-        m = keep;
+        float thr = s->p.min_p * pmax;
+        int keep = 0;
+        for (int i = 0; i < m; i++) if (c[i].v >= thr) c[keep++] = c[i];   /* order kept */
+        m = keep ? keep : 1;
     }
+    if (sorted && !(s->p.top_p < 1.0f && n > 1)) qsort(c, (size_t)m, sizeof *c, cmp_desc);
     double z = 0;
     for (int i = 0; i < m; i++) z += c[i].v;
-    for (int i = 0; i < m; i++) { ids[i] = c[i].id; probs[i] = (float)(c[i].v / z); }
+    for (int i = 0; i < m; i++) c[i].v = (float)(c[i].v / z);
+    return m;
+}
+
+int r1_sampler_candidates(r1_sampler *s, const float *logits, int32_t *ids, float *probs) {
+    int m = run_chain(s, logits, true);
+    for (int i = 0; i < m; i++) { ids[i] = s->cand[i].id; probs[i] = s->cand[i].v; }
     return m;
 }
 
 int32_t r1_sampler_sample(r1_sampler *s, const float *logits) {
-    int n = r1_sampler_candidates(s, logits, s->out_ids, s->out_probs);
-    if (n == 1) return s->out_ids[0];
+    int n = run_chain(s, logits, false);
+    const cand_t *c = s->cand;
+    if (n == 1) return c[0].id;
     double r = r1_sampler_uniform(s), cum = 0;
     for (int i = 0; i < n; i++) {
-        cum += s->out_probs[i];
-        if (r < cum) return s->out_ids[i];
+        cum += c[i].v;
+        if (r < cum) return c[i].id;
     }
-    return s->out_ids[n - 1];  /* rounding: r landed above the float sum */
+    return c[n - 1].id;  /* rounding: r landed above the float sum */
 }

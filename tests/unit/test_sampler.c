@@ -163,6 +163,16 @@ static void test_frequencies(void) {
         CHECK(fabs(cnt[i] - N * p) < 4.5 * sd + 1, "T=0.5 token %d: %d draws, expected %.0f", i, cnt[i], N * p);
     }
     r1_sampler_free(s);
+    /* min-p without top-p (the unsorted draw path): 0.05 is cut, the rest renormalised */
+    memset(cnt, 0, sizeof cnt);
+    s = mk(1, 0, 1, 0.2f, 1, 44, 4);
+    for (int i = 0; i < N; i++) cnt[r1_sampler_sample(s, lg)]++;
+    CHECK(cnt[3] == 0, "min-p let a cut token through %d times", cnt[3]);
+    for (int i = 0; i < 3; i++) {
+        double p = P[i] / 0.95, sd = sqrt(N * p * (1 - p));
+        CHECK(fabs(cnt[i] - N * p) < 4.5 * sd, "min-p token %d: %d draws, expected %.0f", i, cnt[i], N * p);
+    }
+    r1_sampler_free(s);
     /* over many seeds, the first draw also follows P (no seed-dependent bias) */
     memset(cnt, 0, sizeof cnt);
     for (int seed = 0; seed < 8000; seed++) {
