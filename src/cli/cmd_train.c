@@ -16,6 +16,7 @@ static void usage(FILE *f) {
         "  --seed N              RNG seed (default 1)\n"
         "  --sft-steps N         supervised steps (default 600)\n"
         "  --grpo-steps N        GRPO steps (default 0)\n"
+        "  --stop-at N           stop after N steps in all (checkpoint; resume later)\n"
         "  --batch N             SFT sequences / GRPO prompts per step (default 32)\n"
         "  --group N             GRPO samples per prompt (default 8)\n"
         "  --lr F, --grpo-lr F   peak learning rates (default 3e-3, 2e-4)\n"
@@ -29,6 +30,7 @@ static void usage(FILE *f) {
         "  --log PATH            CSV log of every step\n"
         "  --chat-template PATH  Jinja template stored in the GGUF (default models/chat_template.jinja)\n"
         "  --eval                only evaluate --ckpt (no training)\n"
+        "  --bench N             throughput of N SFT steps (tokens/s fwd+bwd, GFLOP/s); no output\n"
         "  --logits-out PATH --tokens ID,...   write the trainer's own float32 logits of --ckpt\n"
         "                        for the token list (rows = positions; cross-check vs r1 logits)\n"
         "  --grad-out PATH --tokens ID,...     write f64 loss (weight 1 on every next-token\n"
@@ -58,6 +60,7 @@ int cmd_train(int argc, char **argv) {
         .out = "models/r1-demo.gguf",
     };
     bool resume = false, eval_only = false;
+    int bench = 0;
     int eval_samples = 8;
     float temp = 0.6f;
     const char *tmpl_path = "models/chat_template.jinja", *logits_out = NULL, *tokens = NULL, *grad_out = NULL;
@@ -67,11 +70,13 @@ int cmd_train(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--resume")) resume = true;
         else if (!strcmp(a, "--eval")) eval_only = true;
+        else if (OPT("--bench")) bench = atoi(v);
         else if (OPT("-o") || OPT("--out")) o.out = v;
         else if (OPT("--ckpt")) o.ckpt = v;
         else if (OPT("--seed")) o.seed = strtoull(v, NULL, 10);
         else if (OPT("--sft-steps")) o.sft_steps = atoll(v);
         else if (OPT("--grpo-steps")) o.grpo_steps = atoll(v);
+        else if (OPT("--stop-at")) o.stop_at = atoll(v);
         else if (OPT("--batch")) o.batch = atoi(v);
         else if (OPT("--group")) o.group = atoi(v);
         else if (OPT("--lr")) o.lr = strtof(v, NULL);
@@ -116,10 +121,16 @@ int cmd_train(int argc, char **argv) {
     o.chat_template = tmpl;
     r1_error err = {0};
     tr_state *s = NULL;
-    if (eval_only) o.log = NULL;
+    if (eval_only || bench) o.log = NULL;
+    if (bench) { o.ckpt = NULL; resume = eval_only = false; }
     if (tr_create(&o, resume || eval_only, &s, &err) != R1_OK) { free(tmpl); return cli_fail("train", &err); }
     int rc = 0;
-    if (logits_out || grad_out) {
+    if (bench > 0) {
+        double tps, gf;
+        tr_bench(s, bench, &tps, &gf);
+        printf("train bench: %d steps x %d sequences, %d threads: %.0f tokens/s (fwd+bwd+AdamW), %.2f GFLOP/s\n",
+               bench, o.batch, o.threads, tps, gf);
+    } else if (logits_out || grad_out) {
         const tm_config *c = tr_config(s);
         int32_t ids[512];
         int n = 0;
@@ -166,8 +177,10 @@ int cmd_train(int argc, char **argv) {
                 printf("%-9s %4d  %6.1f%%  %7.1f%%  %17.1f%%  %6.1f%%  %9.1f%%\n", task_kind_name[k], g.n[k], 100 * g.acc[k],
                        100 * g.faithful[k], 100 * smp.acc[k], 100 * smp.pass_any[k], 100 * smp.faithful[k]);
         printf("mean reasoning length (greedy): %.1f bytes\n", g.mean_len);
+        for (int k = 0; k < TASK_KINDS; k++)
+            if (g.n[k]) printf("example (greedy) %s\n", g.sample[k]);
     } else if (tr_run(s, &err) != R1_OK) rc = cli_fail("train", &err);
-    else if (o.out) fprintf(stderr, "r1 train: wrote %s\n", o.out);
+    else if (o.out && !o.stop_at) fprintf(stderr, "r1 train: wrote %s\n", o.out);
     tr_free(s);
     free(tmpl);
     return rc;

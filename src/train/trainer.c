@@ -161,6 +161,7 @@ typedef struct seqitem {
     int n;
     float reward, adv;
     task_verdict v;
+    char text[320];    /* rollout completion (truncated), for showing samples */
 } seqitem;
 
 static task_kind pick_kind(const tr_opts *o, uint64_t *rng) {
@@ -219,6 +220,7 @@ static void *worker(void *arg) {
         char text[4096];
         it->n = generate(d, smp, prompt, np, it->tok, s->c.seq_len, text, sizeof text);
         it->v = task_check(&it->t, text);
+        snprintf(it->text, sizeof it->text, "%s", text);
         it->reward = it->v.reward;
         for (int t = 0; t < it->n - 1; t++) it->w[t] = t >= np - 1 ? 1.0f : 0.0f;
         r1_sampler_free(smp);
@@ -310,6 +312,7 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
     double len = 0;
     for (int a = 0; a < total; a += samples) {
         int k = items[a].t.kind;
+        if (ev->n[k] == 0) snprintf(ev->sample[k], sizeof ev->sample[k], "%s -> %s", items[a].t.prompt, items[a].text);
         bool any = false;
         for (int r = 0; r < samples; r++) {
             seqitem *it = &items[a + r];
@@ -363,7 +366,7 @@ r1_status tr_run(tr_state *s, r1_error *err) {
     seqitem *items = calloc((size_t)nitems, sizeof *items);
     if (!items) return r1_set_error(err, R1_ERR_NOMEM, "train: out of memory");
     r1_status st = R1_OK;
-    while (s->step < total) {
+    while (s->step < total && !(o->stop_at > 0 && s->step >= o->stop_at)) {
         bool sft = s->step < o->sft_steps;
         uint64_t rng = step_seed(s->rng, s->step);
         double t0 = r1_time_s(), loss = 0, mean_r = NAN, zero_var = NAN, clen = 0, tlen = NAN;
@@ -430,10 +433,39 @@ r1_status tr_run(tr_state *s, r1_error *err) {
         if (s->log)
             fprintf(s->log, "%lld,%s,%g,%g,%g,%g,%g,%g,%g,%g,%g,%g\n", (long long)s->step, sft ? "sft" : "grpo", lr, loss, gn,
                     mean_r, zero_var, clen, tlen, acc, faith, ntok / dt), fflush(s->log);
-        if (o->ckpt && ((o->ckpt_every > 0 && s->step % o->ckpt_every == 0) || s->step == total))
+        bool stop = o->stop_at > 0 && s->step >= o->stop_at;
+        if (o->ckpt && ((o->ckpt_every > 0 && s->step % o->ckpt_every == 0) || s->step == total || stop))
             if ((st = tm_checkpoint_save(o->ckpt, &s->c, s->step, s->rng, s->params, s->m, s->v, err)) != R1_OK) break;
     }
     free(items);
-    if (st == R1_OK && o->out) st = tr_export_gguf(&s->c, &s->p, o->chat_template, o->out, err);
+    if (st == R1_OK && o->out && s->step >= total) st = tr_export_gguf(&s->c, &s->p, o->chat_template, o->out, err);
     return st;
+}
+
+/* Throughput of SFT steps (forward + backward + AdamW) on the trainer's threads: every
+ * token of every sequence counts (prompt positions are computed too). FLOPs per token:
+ * 6 × (matmul parameters, output head included) + 12 × n_layers × dim × (t+1)/1 for the
+ * causal attention at position t (QKᵀ and PV, forward ×2 backward). */
+void tr_bench(tr_state *s, int steps, double *tok_per_s, double *gflop_per_s) {
+    const tm_config *c = &s->c;
+    seqitem *items = calloc((size_t)s->o.batch, sizeof *items);
+    *tok_per_s = *gflop_per_s = 0;
+    if (!items) return;
+    double P = (double)tm_n_params(c) - (double)c->vocab * c->dim;  /* embedding is a lookup */
+    double flops = 0, tok = 0, t0 = r1_time_s();
+    for (int st = 0; st < steps; st++) {
+        uint64_t rng = step_seed(s->rng, st);
+        for (int i = 0; i < s->o.batch; i++) {
+            make_sft_item(&s->o, &items[i], &rng);
+            tok += items[i].n;
+            flops += 6.0 * P * items[i].n + 12.0 * c->n_layers * c->dim * (double)items[i].n * (items[i].n + 1) / 2;
+            for (int t = 0; t < items[i].n - 1; t++) items[i].w[t] /= 1000.0f;
+        }
+        run_jobs(s, items, s->o.batch, 0, 0, 0);
+        apply_step(s, 1e-4f);
+    }
+    double dt = r1_time_s() - t0;
+    *tok_per_s = tok / dt;
+    *gflop_per_s = flops / dt * 1e-9;
+    free(items);
 }

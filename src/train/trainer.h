@@ -19,6 +19,7 @@ typedef struct tr_opts {
     int batch;              /* SFT sequences per step; GRPO prompts per step            */
     int group;              /* GRPO samples per prompt (G)                              */
     int64_t sft_steps, grpo_steps;
+    int64_t stop_at;        /* > 0: stop (checkpoint, no export) once this many steps are done */
     float lr, grpo_lr, wd, clip, err_rate;
     int warmup;
     int digits;             /* max digits per operand                                   */
@@ -47,6 +48,7 @@ typedef struct tr_eval {
     double acc[TASK_KINDS], faithful[TASK_KINDS], pass_any[TASK_KINDS];
     int n[TASK_KINDS];
     double mean_len;
+    char sample[TASK_KINDS][400];   /* the first held-out completion of each task */
 } tr_eval;
 void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *ev);
 
@@ -54,6 +56,9 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
  * chat_template (the Jinja text, stored as data; NULL: none). */
 r1_status tr_export_gguf(const tm_config *c, const tm_params *p, const char *chat_template,
                          const char *path, r1_error *err);
+/* Training throughput over `steps` SFT steps of the configured batch: tokens/s
+ * (forward + backward, all positions) and the implied GFLOP/s. Changes the weights. */
+void tr_bench(tr_state *s, int steps, double *tok_per_s, double *gflop_per_s);
 /* The trainer's parameters (valid while s lives). */
 const tm_params *tr_params(const tr_state *s);
 const tm_config *tr_config(const tr_state *s);
