@@ -27,7 +27,7 @@ float r1_fp16_to_fp32(uint16_t h) {
             float f = ldexpf((float)man, -24);
             return (h & 0x8000) ? -f : f;
         }
-    } else if (exp == 31) bits = sign | 0x7f800000u | (man << 13);
+    } else if (exp == 31) bits = sign | 0x7f800000u | (man << 13) | (man ? 0x00400000u : 0); /* NaNs quiet, as F16C */
     else bits = sign | ((exp + 112) << 23) | (man << 13);
     float f;
     memcpy(&f, &bits, 4);
@@ -39,7 +39,7 @@ uint16_t r1_fp32_to_fp16(float f) {
     memcpy(&x, &f, 4);
     uint32_t sign = (x >> 16) & 0x8000;
     uint32_t absx = x & 0x7fffffffu;
-    if (absx > 0x7f800000u) return (uint16_t)(sign | 0x7e00); /* NaN */
+    if (absx > 0x7f800000u) return (uint16_t)(sign | 0x7e00 | ((absx >> 13) & 0x3ff)); /* NaN: quiet, top payload (as F16C) */
     if (absx >= 0x477ff000u) return (uint16_t)(sign | 0x7c00); /* overflow → inf (RNE) */
     if (absx < 0x38800000u) { /* subnormal or zero in f16: round absx * 2^24 */
         float a;

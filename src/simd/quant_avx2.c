@@ -85,6 +85,48 @@ static inline __m256 load_bf16x8(const uint16_t *p) {
 HALF_DOT(vec_dot_f16_avx2, load_f16x8, r1_fp16_to_fp32)
 HALF_DOT(vec_dot_bf16_avx2, load_bf16x8, r1_bf16_to_fp32)
 
+/* ---- F16 / BF16 <-> F32 conversion (bit-identical to the scalar r1_fp16/bf16 helpers,
+ *      NaNs included: both quiet them like F16C) --------------------------------------- */
+static void f16_to_float_avx2(const void *src, float *dst, int64_t n) {
+    const uint16_t *x = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_f16x8(x + i));
+    for (; i < n; i++) dst[i] = r1_fp16_to_fp32(x[i]);
+}
+static void f16_from_float_avx2(const float *src, void *dstv, int64_t n) {
+    uint16_t *dst = dstv;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = r1_fp32_to_fp16(src[i]);
+}
+static void bf16_to_float_avx2(const void *src, float *dst, int64_t n) {
+    const uint16_t *x = src;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, load_bf16x8(x + i));
+    for (; i < n; i++) dst[i] = r1_bf16_to_fp32(x[i]);
+}
+/* round to nearest even on the bit pattern; NaN -> top half | 0x40 (quiet) */
+static void bf16_from_float_avx2(const float *src, void *dstv, int64_t n) {
+    uint16_t *dst = dstv;
+    const __m256i absm = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i r[2];
+        for (int k = 0; k < 2; k++) {
+            __m256i x = _mm256_loadu_si256((const __m256i *)(src + i + 8 * k));
+            __m256i odd = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+            __m256i rn = _mm256_srli_epi32(_mm256_add_epi32(x, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), odd)), 16);
+            __m256i qn = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(0x40));
+            __m256i isnan = _mm256_cmpgt_epi32(_mm256_and_si256(x, absm), inf);
+            r[k] = _mm256_blendv_epi8(rn, qn, isnan);
+        }
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(r[0], r[1]), 0xd8);
+        _mm256_storeu_si256((__m256i *)(dst + i), p);
+    }
+    for (; i < n; i++) dst[i] = r1_fp32_to_bf16(src[i]);
+}
+
 /* ---- activation quantizers --------------------------------------------------------- */
 /* roundf (half away from zero) of integral-range floats, exactly: t = trunc(v), then
  * step away from zero when |v - t| >= 0.5 (v - t is exact). */
@@ -548,6 +590,10 @@ void r1_quant_install_avx2(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx2;
     t[R1_TYPE_F16].vec_dot = vec_dot_f16_avx2;
     t[R1_TYPE_BF16].vec_dot = vec_dot_bf16_avx2;
+    t[R1_TYPE_F16].to_float = f16_to_float_avx2;
+    t[R1_TYPE_F16].from_float = f16_from_float_avx2;
+    t[R1_TYPE_BF16].to_float = bf16_to_float_avx2;
+    t[R1_TYPE_BF16].from_float = bf16_from_float_avx2;
     t[R1_TYPE_Q8_0].from_float = q8_0_from_float_avx2;
     t[R1_TYPE_Q8_K].from_float = q8_K_from_float_avx2;
     t[R1_TYPE_Q8_0].vec_dot = vec_dot_q8_0_avx2;

@@ -210,6 +210,41 @@ static void test_scale_unpack(void) {
     }
 }
 
+/* SIMD F16/BF16 conversions are bit-identical to the scalar helpers: every half/bfloat
+ * value, and F32 inputs covering random bit patterns, rounding ties, overflow, denormals,
+ * infinities and NaN payloads. */
+static void test_half_simd(void) {
+    enum { N = 65536 + 7 };
+    static uint16_t h[N], ha[N], hb[N];
+    static float fa[N], fb[N];
+    for (int i = 0; i < N; i++) h[i] = (uint16_t)i;
+    static const uint32_t special[] = {0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001, 0xffbfffff, 0x477ff000,
+                                       0x477fefff, 0x38800000, 0x387fffff, 0x33800000, 0x33000001, 0x00000001,
+                                       0x80000000, 0x3f801000, 0x3f803000, 0x3f808000, 0x3f818000};
+    static float f[N];
+    for (int i = 0; i < N; i++) {
+        uint32_t b = (uint32_t)(urand() * 4294967296.0);
+        if (i < (int)(sizeof special / sizeof special[0])) b = special[i];
+        memcpy(&f[i], &b, 4);
+    }
+    for (int isa = R1_ISA_SCALAR; isa <= R1_ISA_NEON; isa++) {
+        for (int ti = 0; ti < 2; ti++) {
+            r1_type ty = ti ? R1_TYPE_BF16 : R1_TYPE_F16;
+            const r1_type_traits *t = r1_type_get_traits_isa(ty, (r1_isa)isa);
+            if (!t) continue;
+            const r1_type_traits *ref = r1_type_get_traits_isa(ty, R1_ISA_SCALAR);
+            t->to_float(h, fa, N);
+            ref->to_float(h, fb, N);
+            CHECK(!memcmp(fa, fb, sizeof fa), "%s %s to_float", r1_isa_name((r1_isa)isa), t->name);
+            t->from_float(f, ha, N);
+            ref->from_float(f, hb, N);
+            int bad = 0;
+            for (int i = 0; i < N; i++) bad += ha[i] != hb[i];
+            CHECK(bad == 0, "%s %s from_float: %d differ", r1_isa_name((r1_isa)isa), t->name, bad);
+        }
+    }
+}
+
 static void test_traits(void) {
     CHECK(r1_type_get_traits((r1_type)99) == NULL, "unexpected");
     CHECK(r1_type_get_traits(R1_TYPE_IQ2_XXS) == NULL, "unexpected");          /* not supported */
@@ -248,6 +283,7 @@ int main(void) {
     RUN(test_traits);
     RUN(test_scale_unpack);
     RUN(test_half_conversions);
+    RUN(test_half_simd);
     RUN(test_roundtrip_rmse);
     RUN(test_activation_quantizers);
     RUN(test_simd_matches_scalar);
