@@ -40,6 +40,26 @@ NEON_DOT(vec_dot_f32_neon, float, ld_f32, id_f32)
 NEON_DOT(vec_dot_f16_neon, uint16_t, ld_f16, r1_fp16_to_fp32)
 NEON_DOT(vec_dot_bf16_neon, uint16_t, ld_bf16, r1_bf16_to_fp32)
 
+/* ---- F16 / BF16 <-> F32 conversion (bit-identical to the scalar helpers) ------------- */
+static void f16_to_float_neon(const void *src, float *dst, int64_t n) {
+    const uint16_t *x = src;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, ld_f16(x + i));
+    for (; i < n; i++) dst[i] = r1_fp16_to_fp32(x[i]);
+}
+static void f16_from_float_neon(const float *src, void *dstv, int64_t n) {
+    uint16_t *dst = dstv;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+    for (; i < n; i++) dst[i] = r1_fp32_to_fp16(src[i]);
+}
+static void bf16_to_float_neon(const void *src, float *dst, int64_t n) {
+    const uint16_t *x = src;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, ld_bf16(x + i));
+    for (; i < n; i++) dst[i] = r1_bf16_to_fp32(x[i]);
+}
+
 /* ---- activation quantizers ------------------------------------------------------------ */
 /* 16 integral floats -> 16 int8 (values within int8 range). */
 static inline int8x16_t narrow16(float32x4_t a, float32x4_t b, float32x4_t c, float32x4_t d) {
@@ -356,6 +376,9 @@ void r1_quant_install_neon(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_neon;
     t[R1_TYPE_F16].vec_dot = vec_dot_f16_neon;
     t[R1_TYPE_BF16].vec_dot = vec_dot_bf16_neon;
+    t[R1_TYPE_F16].to_float = f16_to_float_neon;
+    t[R1_TYPE_F16].from_float = f16_from_float_neon;
+    t[R1_TYPE_BF16].to_float = bf16_to_float_neon;
     t[R1_TYPE_Q8_0].from_float = q8_0_from_float_neon;
     t[R1_TYPE_Q8_K].from_float = q8_K_from_float_neon;
     t[R1_TYPE_Q8_0].vec_dot = vec_dot_q8_0_neon;
