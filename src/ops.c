@@ -117,10 +117,20 @@ static void matmul_task(void *arg, int i) {
     const matmul_job *j = arg;
     const int64_t R = j->w->n_rows;
     const int64_t r0 = R * i / j->n_tasks, r1 = R * (i + 1) / j->n_tasks;
-    if (r1 <= r0) return;
-    r1_gemm(j->tr, (int)j->w->n_cols, (int)(r1 - r0), j->n_tok,
-            (const char *)j->w->data + (size_t)r0 * j->w->row_bytes, j->w->row_bytes,
-            j->xq, j->xq_stride, j->y + r0, j->ldy);
+    /* Cache blocking: a block of MM_ROWS weight rows stays in L2 while all tokens pass
+     * over it in blocks of MM_TOKS activation rows (which stay in L1/L2), so weights are
+     * read from memory once per call and activations once per row block. */
+    enum { MM_ROWS = 32, MM_TOKS = 32 };
+    for (int64_t rb = r0; rb < r1; rb += MM_ROWS) {
+        const int nr = (int)R1_MIN((int64_t)MM_ROWS, r1 - rb);
+        const char *wrow = (const char *)j->w->data + (size_t)rb * j->w->row_bytes;
+        for (int tb = 0; tb < j->n_tok; tb += MM_TOKS) {
+            const int nc = R1_MIN(MM_TOKS, j->n_tok - tb);
+            r1_gemm(j->tr, (int)j->w->n_cols, nr, nc, wrow, j->w->row_bytes,
+                    (const char *)j->xq + (size_t)tb * j->xq_stride, j->xq_stride,
+                    j->y + (size_t)tb * j->ldy + rb, j->ldy);
+        }
+    }
 }
 
 void ops_matmul_q(threadpool *pool, const r1_wmat *w, int n_tok, const void *xq, size_t xq_stride,
