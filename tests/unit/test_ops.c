@@ -51,7 +51,7 @@ static void test_rope(void) {
 }
 
 static void test_attention(void) {
-    enum { NKV = 9, DK = 8, DV = 6, KS = 11, VS = 7 };
+    enum { NKV = 9, DK = 13, DV = 6, KS = 17, VS = 7 };
     float q[DK], k[NKV * KS], v[NKV * VS], out[DV], sc[NKV];
     for (int i = 0; i < DK; i++) q[i] = frand();
     for (int i = 0; i < NKV * KS; i++) k[i] = frand();
