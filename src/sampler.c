@@ -13,7 +13,7 @@
  * one O(V) copy with the penalty, one O(V) quickselect for top-k, one O(V) softmax.
  * Sorting happens only for top-p, and only on the survivors of a cheap bound (top-p
  * cannot keep a token whose probability is below (1-p)/(V-1)); of those, only the top k
- * are sorted (quickselect, k = 64, 256, ... until they hold mass >= p). Without top-p
+ * are sorted (quickselect, k = 64, 1024, ... until they hold mass >= p). Without top-p
  * the draw walks the unsorted survivors.
  *
  * Repetition penalty (llama.cpp semantics): for each distinct token in the window,
@@ -197,13 +197,12 @@ static int run_chain(r1_sampler *s, const float *logits, bool sorted) {
         for (int i = 0; i < n; i++) if (c[i].v >= bound) c[m++] = c[i];
         if (m == 0) m = n;  /* cannot happen (the max is >= 1/n >= bound), defensive */
         /* sort only the top k, growing k until they hold mass >= p */
-        for (int k = 64;; k *= 4) {
+        for (int k = 64;; k *= 16) {
             if (k >= m) { qsort(c, (size_t)m, sizeof *c, cmp_desc); break; }
-            select_top(c, m, k);
-            qsort(c, (size_t)k, sizeof *c, cmp_desc);
+            select_top(c, m, k);   /* c[0..k) = the k most probable, unordered */
             double mass = 0;
             for (int i = 0; i < k; i++) mass += c[i].v;
-            if (mass >= s->p.top_p) { m = k; break; }
+            if (mass >= s->p.top_p) { m = k; qsort(c, (size_t)k, sizeof *c, cmp_desc); break; }
         }
         double cum = 0;
         for (int i = 0; i < m; i++) { cum += c[i].v; if (cum >= s->p.top_p) { m = i + 1; break; } }
