@@ -677,8 +677,8 @@ int main(int argc, char **argv) {
     const arch_desc *arch = NULL;
     for (size_t i = 0; i < R1_ARRAY_LEN(ARCHS); i++) if (!strcmp(ARCHS[i].name, hp.arch)) arch = &ARCHS[i];
     if (!arch) { fprintf(stderr, "gen_model: unknown --arch '%s' (llama, qwen2, qwen3, deepseek2)\n", hp.arch); return 2; }
-    if (arch->features & F_MLA) {   /* all heads have their own latent-derived k/v */
-        hp.n_head_kv = hp.n_head;
+    if (arch->features & F_MLA) {   /* split-layout files describe MLA as MQA: one kv head (converter) */
+        hp.n_head_kv = hp.kv_split ? 1 : hp.n_head;
         if (hp.kv_lora < 1 || hp.qk_nope < 1 || hp.qk_rope < 2 || hp.v_head < 1 || hp.n_expert < 1 || hp.n_ff_exp < 1) {
             fprintf(stderr, "gen_model: deepseek2 needs --kv-lora, --qk-nope, --qk-rope, --v-head, --experts, --ff-exp "
                             "(or a preset: v2-lite, v2-tiny, v3-tiny)\n");

@@ -8,11 +8,17 @@ Usage: deepseek2_ds2.py MODEL.gguf TOKENS [OUT.npy]
   TOKENS: comma-separated token ids, evaluated at positions 0..n-1.
   Prints (or saves, as float64 [n_tok, n_vocab]) the logits after every token.
 
+Group-limited routing scores a group by its maximum when the gate has no bias (DeepSeek-V2)
+and by the sum of its two best biased scores when it has one (V3/R1), as DeepSeek's Gate
+does; DS2_GROUP_RULE=top2 forces the top-2 sum always (llama.cpp's rule), to show that
+this is the only difference on a grouped softmax model.
+
 Supported weight types: F32, F16, BF16, Q8_0 (dequantized). The forward pass:
   x = tok_embd[t]; per layer: x += MLA(rms(x)); x += FFN(rms(x)) (dense for the first
   leading_dense_block_count layers, else routed + shared experts); logits = output(rms(x)).
 MLA is computed in the expanded (naive) form: per-head k_nope, v from the latent.
 """
+import os
 import struct
 import sys
 
@@ -153,7 +159,8 @@ def route(logits, hp, bias):
     ng = hp["n_group"]
     if ng > 1:
         g = s.reshape(ng, -1)
-        gs = g.max(axis=1) if bias is None else np.sort(g, axis=1)[:, -2:].sum(axis=1)
+        top2 = bias is not None or os.environ.get("DS2_GROUP_RULE") == "top2"   # top2: llama.cpp's rule
+        gs = np.sort(g, axis=1)[:, -2:].sum(axis=1) if top2 else g.max(axis=1)
         keep = np.argsort(-gs, kind="stable")[:hp["topk_group"]]
         mask = np.full(ng, True)
         mask[keep] = False
