@@ -26,6 +26,7 @@ static void usage(FILE *f) {
             "  -b, --batch N        tokens per forward chunk (default 512)\n"
             "  -t, --threads N      threads (default: physical cores)\n"
             "  --rss                print 'peak_rss_bytes N' to stderr at the end\n"
+            "  --timing             print the evaluation time and tokens/s to stderr\n"
             "  -h, --help           this help\n");
 }
 
@@ -68,13 +69,14 @@ static bool parse_tokens(const char *s, int32_t **ids, int *n) {
 int cmd_logits(int argc, char **argv) {
     const char *model_path = NULL, *tokens_arg = NULL, *out_path = NULL, *mode = "prefill";
     int n_ctx = 0, n_batch = 0, n_threads = 0, split = -1;
-    bool rss = false;
+    bool rss = false, timing = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const bool has_val = i + 1 < argc;
 #define VAL() (has_val ? argv[++i] : NULL)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--rss")) rss = true;
+        else if (!strcmp(a, "--timing")) timing = true;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { if (!(model_path = VAL())) goto missing; }
         else if (!strcmp(a, "--tokens")) { if (!(tokens_arg = VAL())) goto missing; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) { if (!(out_path = VAL())) goto missing; }
@@ -132,6 +134,7 @@ int cmd_logits(int argc, char **argv) {
         r1_set_error(&err, R1_ERR_NOMEM, "out of memory for %d x %zu logits", n, nv);
         goto done;
     }
+    const double t0 = r1_time_s();
     if (!strcmp(mode, "decode")) {
         for (int p = 0; p < n; p++)
             if (r1_eval(ctx, ids + p, 1, logits + (size_t)p * nv, false, &err) != R1_OK) goto done;
@@ -140,6 +143,10 @@ int cmd_logits(int argc, char **argv) {
         if (r1_eval(ctx, ids + split, n - split, logits + (size_t)split * nv, true, &err) != R1_OK) goto done;
     } else {
         if (r1_eval(ctx, ids, n, logits, true, &err) != R1_OK) goto done;
+    }
+    if (timing) {
+        const double dt = r1_time_s() - t0;
+        fprintf(stderr, "eval: %d tokens (%s) in %.3f s, %.2f tokens/s\n", n, mode, dt, dt > 0 ? n / dt : 0.0);
     }
     if (!(f = fopen(out_path, "wb"))) {
         r1_set_error(&err, R1_ERR_IO, "%s: cannot open for writing: %s", out_path, strerror(errno));
