@@ -79,6 +79,7 @@ static char *read_message(bool *interrupted) {
     char *acc = NULL; size_t len = 0;
     bool block = false;
     for (;;) {
+        g_stop = 0;   /* a Ctrl-C of the last generation must not read as one at the prompt */
         g_at_prompt = 1;
         char *line = readline(acc ? "... " : ">>> ");
         g_at_prompt = 0;
