@@ -54,6 +54,13 @@ int cmd_info(int argc, char **argv) {
                m->mla.c.q_lora_rank, m->mla.c.kv_lora_rank, m->mla.c.qk_nope, m->mla.c.qk_rope, m->mla.c.v_head,
                m->mla.c.yarn ? "on" : "off");
         printf("  %-18s %d\n", "dense lead layers", m->n_layer_dense_lead);
+        if (m->n_layer_dense_lead < I->n_layer) {
+            const r1_moe_layer *ml = &m->layers[I->n_layer - 1].moe;
+            printf("  %-18s %d routed (%d used, ffn %d), %d shared, %s gating, groups %d/%d, scale %g%s\n", "moe",
+                   ml->router.n_expert, ml->router.n_used, ml->n_ff_exp, ml->n_shared,
+                   ml->router.gating == R1_GATING_SIGMOID ? "sigmoid" : "softmax", ml->router.topk_group,
+                   ml->router.n_group, (double)ml->router.scale, ml->router.norm ? ", normalised" : "");
+        }
     }
     printf("  %-18s %s\n", "output", gguf_find_tensor(gf, "output.weight") ? "separate" : "tied to token_embd");
     printf("  %-18s %zu bytes (f32)\n", "kv cache/token", I->kv_bytes_per_token);
