@@ -108,6 +108,11 @@ done
 "$gen" --arch qwen3 --preset tiny --seed 8 -o $tmp/c.gguf
 cmp $tmp/a.gguf $tmp/b.gguf
 ! cmp -s $tmp/a.gguf $tmp/c.gguf
+# --vocab-only: tokenizer + hyper-parameters, no tensors
+"$gen" --arch qwen2 --preset tiny --vocab-only --tokenizer $L/tokenizer-qwen3/models/tokenizer.json -o $tmp/v.gguf
+/usr/bin/python3 -c "
+import struct, sys; d = open(sys.argv[1], 'rb').read()
+assert d[:4] == b'GGUF' and struct.unpack_from('<Q', d, 8)[0] == 0 and b'tokenizer.ggml.merges' in d" $tmp/v.gguf
 # bad arguments fail cleanly and leave no file
 ! "$gen" --arch nosuch -o $tmp/x.gguf 2>/dev/null
 ! "$gen" --arch llama --embd 48 --type q8_0 -o $tmp/x.gguf 2>/dev/null
