@@ -87,11 +87,10 @@ static void mul_worker(void *arg, int i, int n) {
     const int tb = (int)R1_MAX(1, R1_MIN((size_t)j->n_tok, (size_t)65536 / j->ld));
     for (int t0 = 0; t0 < j->n_tok; t0 += tb) {
         const int t1 = R1_MIN(j->n_tok, t0 + tb);
-        const char *row = (const char *)j->w->data + (size_t)r0 * j->w->row_bytes;
-        for (int64_t r = r0; r < r1; r++, row += j->w->row_bytes)
-            for (int t = t0; t < t1; t++)
-                j->tr->vec_dot((int)j->w->n_cols, &j->y[(size_t)t * j->ldy + (size_t)r], row,
-                               j->xq + (size_t)t * j->ld);
+        if (r1 > r0)   /* the types' batched kernel: weight rows decoded once for the block */
+            r1_gemm(j->tr, (int)j->w->n_cols, (int)(r1 - r0), t1 - t0,
+                    (const char *)j->w->data + (size_t)r0 * j->w->row_bytes, j->w->row_bytes,
+                    j->xq + (size_t)t0 * j->ld, j->ld, j->y + (size_t)t0 * j->ldy + (size_t)r0, j->ldy);
     }
 }
 
