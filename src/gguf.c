@@ -275,7 +275,7 @@ static bool kv_int(const gguf_kv *kv, int64_t *out) {
 }
 
 static r1_status map_file(const char *path, gguf_part *part, r1_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);  /* a FIFO must not block */
     if (fd < 0) return r1_set_error(err, R1_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
@@ -294,6 +294,19 @@ static r1_status map_file(const char *path, gguf_part *part, r1_error *err) {
     }
     close(fd);
     return R1_OK;
+}
+
+/* Ensures *p (an array of *cap elements of size elem) holds at least need elements,
+ * doubling, so that a hostile count only costs memory as entries are actually parsed. */
+static bool grow(void **p, int64_t *cap, int64_t need, size_t elem) {
+    if (need <= *cap) return true;
+    int64_t c = *cap ? *cap : 16;
+    while (c < need) c *= 2;
+    void *np = realloc(*p, (size_t)c * elem);
+    if (!np) return false;
+    *p = np;
+    *cap = c;
+    return true;
 }
 
 /* Parses one mapped part: header, metadata (returned in kv_out and n_kv_out; the caller frees),
@@ -325,14 +338,23 @@ static r1_status parse_part(gguf_file *f, gguf_part *part, uint32_t *version, gg
     if (n_t > left(&c) / 33)
         return r1_set_error(err, R1_ERR_FORMAT, "%s: tensor count %llu is impossible for a file of %zu bytes",
                             part->path, (unsigned long long)n_t, part->size);
-    gguf_kv *kv = calloc(n_kv ? (size_t)n_kv : 1, sizeof *kv);
-    if (!kv) return r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", part->path);
-    *kv_out = kv;
+    gguf_kv *kv = NULL;
+    int64_t cap_kv = 0;
     for (uint64_t i = 0; i < n_kv; i++) {
+        if (!grow((void **)&kv, &cap_kv, (int64_t)i + 1, sizeof *kv))
+            return r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", part->path);
+        *kv_out = kv;
+        memset(&kv[i], 0, sizeof kv[i]);
         *n_kv_out = (int64_t)i + 1;
         if ((st = rd_kv(&c, &kv[i]))) return st;
-        if (find_kv_in(kv, (int64_t)i, kv[i].key))
-            return r1_set_error(err, R1_ERR_FORMAT, "%s: duplicate metadata key '%s'", part->path, kv[i].key);
+    }
+    {   /* duplicate keys (hash index, linear time) */
+        name_index ix = {0};
+        int64_t dup = -1;
+        st = index_build(&ix, (int64_t)n_kv, kv_name, kv, &dup);
+        free(ix.slot);
+        if (st == R1_ERR_NOMEM) return r1_set_error(err, st, "%s: out of memory", part->path);
+        if (st) return r1_set_error(err, st, "%s: duplicate metadata key '%s'", part->path, kv[dup].key);
     }
     /* alignment */
     uint64_t align = GGUF_DEFAULT_ALIGN;
@@ -343,16 +365,14 @@ static r1_status parse_part(gguf_file *f, gguf_part *part, uint32_t *version, gg
         align = ak->v.u;
     }
     /* tensor infos */
-    if (f->n_t + (int64_t)n_t > f->cap_t) {
-        int64_t cap = f->n_t + (int64_t)n_t;
-        gguf_tensor *nt = realloc(f->t, (size_t)(cap ? cap : 1) * sizeof *nt);
-        if (!nt) return r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", part->path);
-        f->t = nt; f->cap_t = cap;
-    }
-    int64_t first = f->n_t;
-    uint64_t *offs = malloc((n_t ? (size_t)n_t : 1) * sizeof *offs);
-    if (!offs) return r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", part->path);
+    int64_t first = f->n_t, cap_offs = 0;
+    uint64_t *offs = NULL;
     for (uint64_t i = 0; i < n_t; i++) {
+        if (!grow((void **)&f->t, &f->cap_t, f->n_t + 1, sizeof *f->t) ||
+            !grow((void **)&offs, &cap_offs, (int64_t)i + 1, sizeof *offs)) {
+            st = r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", part->path);
+            goto out;
+        }
         gguf_tensor *t = &f->t[f->n_t];
         memset(t, 0, sizeof *t);
         gguf_str ns;
@@ -659,6 +679,7 @@ void gguf_writer_free(gguf_writer *w) {
 /* Stores key → encoded value (takes ownership of val), replacing an existing key. */
 static r1_status put_kv(gguf_writer *w, const char *key, uint8_t *val, size_t len) {
     if (!val) return R1_ERR_NOMEM;
+    if (!key || !*key || strlen(key) > GGUF_MAX_NAME) { free(val); return R1_ERR_INVALID_ARG; }
     for (int64_t i = 0; i < w->n_kv; i++) {
         if (strcmp(w->kv[i].key, key) == 0) {
             free(w->kv[i].val);
@@ -706,7 +727,9 @@ static r1_status put_str_len(gguf_writer *w, const char *key, const char *s, uin
     if (len) memcpy(val + 12, s, (size_t)len);
     return put_kv(w, key, val, 12 + (size_t)len);
 }
-r1_status gguf_set_str(gguf_writer *w, const char *key, const char *v) { return put_str_len(w, key, v, strlen(v)); }
+r1_status gguf_set_str(gguf_writer *w, const char *key, const char *v) {
+    return v ? put_str_len(w, key, v, strlen(v)) : R1_ERR_INVALID_ARG;
+}
 
 /* array header + raw element bytes */
 static r1_status put_arr_raw(gguf_writer *w, const char *key, uint32_t et, const void *data, uint64_t n, size_t bytes) {
@@ -752,6 +775,7 @@ static gguf_str cstr_at(const void *ctx, uint64_t i) {
 static gguf_str gstr_at(const void *ctx, uint64_t i) { return ((const gguf_str *)ctx)[i]; }
 
 r1_status gguf_set_arr_str(gguf_writer *w, const char *key, const char *const *strs, uint64_t n) {
+    for (uint64_t i = 0; i < n; i++) if (!strs[i]) return R1_ERR_INVALID_ARG;
     return put_arr_str(w, key, n, cstr_at, strs);
 }
 

@@ -103,6 +103,10 @@ static void test_roundtrip(void) {
     CHECK(gguf_set_arr(w, "a.empty", GGUF_INT32, NULL, 0) == R1_OK);
     CHECK(gguf_set_arr_str(w, "a.str", strs, 3) == R1_OK);
     CHECK(gguf_set_arr(w, "a.bad", GGUF_STRING, a_u8, 1) == R1_ERR_INVALID_ARG);
+    CHECK(gguf_set_u32(w, "", 1) == R1_ERR_INVALID_ARG);
+    CHECK(gguf_set_str(w, "k.null", NULL) == R1_ERR_INVALID_ARG);
+    const char *with_null[2] = {"a", NULL};
+    CHECK(gguf_set_arr_str(w, "a.null", with_null, 2) == R1_ERR_INVALID_ARG);
     /* tensors: F32 2-D, F16 1-D, BF16 3-D, Q8_0 2-D (quantized from floats) */
     float f32[3 * 5];
     for (int i = 0; i < 15; i++) f32[i] = (float)i * 0.5f - 3.0f;
@@ -441,6 +445,48 @@ static void test_hostile(void) {
     CHECK(strstr(err.msg, "does-not-exist.gguf") != NULL, "%s", err.msg);
     b.n = 0;
     EXPECT_FAIL(&b, "empty.gguf", R1_ERR_FORMAT, "magic");
+    /* a directory and a FIFO (must not block) are refused */
+    CHECK(gguf_open(g_dir, &f, &err) == R1_ERR_IO && f == NULL, "%s", err.msg);
+    const char *fifo = tmp_path("fifo.gguf");
+    if (mkfifo(fifo, 0600) == 0) {
+        CHECK(gguf_open(fifo, &f, &err) == R1_ERR_IO && strstr(err.msg, "not a regular file"), "%s", err.msg);
+        unlink(fifo);
+    }
+}
+
+/* Many keys: duplicate detection and lookups stay linear-time (a hostile file with
+ * 200k keys opens in well under a second). */
+static void test_many_keys(void) {
+    const int n = 200000;
+    uint8_t *d = malloc((size_t)n * 32 + 64);
+    REQUIRE(d);
+    size_t o = 0;
+    uint32_t u;
+    uint64_t q;
+    memcpy(d, "GGUF", 4); u = 3; memcpy(d + 4, &u, 4); q = 0; memcpy(d + 8, &q, 8); q = (uint64_t)n; memcpy(d + 16, &q, 8);
+    o = 24;
+    for (int i = 0; i < n; i++) {
+        char key[16];
+        int kl = snprintf(key, sizeof key, "k%07d", i);
+        q = (uint64_t)kl; memcpy(d + o, &q, 8); memcpy(d + o + 8, key, (size_t)kl); o += 8 + (size_t)kl;
+        u = GGUF_UINT8; memcpy(d + o, &u, 4); d[o + 4] = (uint8_t)i; o += 5;
+    }
+    const char *p = tmp_path("many.gguf");
+    REQUIRE(write_bytes(p, d, o) == 0);
+    gguf_file *f = NULL;
+    r1_error err;
+    double t0 = r1_time_s();
+    CHECK(gguf_open(p, &f, &err) == R1_OK, "%s", err.msg);
+    double dt = r1_time_s() - t0;
+    CHECK(dt < 2.0, "open took %.2f s", dt);
+    uint32_t v = 0;
+    CHECK(f && gguf_get_u32(f, "k0123456", &v) && v == (uint8_t)123456);
+    gguf_close(f);
+    /* the same with the last key duplicating the first */
+    memcpy(d + o - 5 - 8, "k0000000", 8);
+    REQUIRE(write_bytes(p, d, o) == 0);
+    CHECK(gguf_open(p, &f, &err) == R1_ERR_FORMAT && strstr(err.msg, "duplicate metadata key 'k0000000'"), "%s", err.msg);
+    free(d);
 }
 
 /* ---- split models --------------------------------------------------------------------- */
@@ -531,6 +577,7 @@ int main(void) {
     RUN(test_lazy_and_failures);
     RUN(test_truncation);
     RUN(test_hostile);
+    RUN(test_many_keys);
     RUN(test_split);
     cleanup_dir();
     return TEST_SUMMARY();
