@@ -158,6 +158,7 @@ static r1_status load_hparams(loader *L) {
         I->head_dim = c.qk_nope + c.qk_rope;
         m->head_dim_v = c.v_head;
         I->n_head_kv = I->n_head;
+        I->kv_bytes_per_token = (size_t)I->n_layer * r1_mla_cache_row_bytes(&c, R1_TYPE_F32);
         return R1_OK;
     }
     TRY(meta_int(L, "feed_forward_length", -1, 1, 1 << 24, &I->n_ff));
@@ -204,6 +205,7 @@ static r1_status load_hparams(loader *L) {
         m->rope_inv_freq[i] = f;
     }
     m->rope_neox = m->arch == R1_ARCH_QWEN2 || m->arch == R1_ARCH_QWEN3;
+    I->kv_bytes_per_token = (size_t)I->n_layer * (size_t)I->n_head_kv * (size_t)(I->head_dim + m->head_dim_v) * sizeof(float);
     return R1_OK;
 }
 
@@ -339,6 +341,10 @@ r1_status r1_model_load(const char *path, const r1_model_params *params, r1_mode
     m->info.file_bytes = gguf_file_bytes(m->gf);
     if ((s = load_hparams(&L)) != R1_OK) goto fail;
     if (!params->vocab_only && (s = bind_tensors(&L)) != R1_OK) goto fail;
+    if (params->vocab_only) {   /* no tensors bound: n_vocab from the token list */
+        const gguf_kv *tk = gguf_find_kv(m->gf, "tokenizer.ggml.tokens");
+        if (tk && tk->type == GGUF_ARRAY && tk->arr_n <= (1u << 24)) m->info.n_vocab = (int)tk->arr_n;
+    }
     m->meta_str = calloc((size_t)gguf_n_kv(m->gf) + 1, sizeof *m->meta_str);
     if (!m->meta_str) { s = r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", path); goto fail; }
     for (int64_t i = 0; i < gguf_n_kv(m->gf); i++) {

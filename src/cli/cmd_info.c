@@ -7,8 +7,9 @@
 #include "model.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: r1 info [-m] MODEL [--no-tensors]\n"
-               "  prints architecture, hyper-parameters, tokenizer summary, the tensor table and totals\n");
+    fprintf(f, "usage: r1 info [-m] MODEL [--no-tensors] [--vocab-only]\n"
+               "  prints architecture, hyper-parameters, tokenizer summary, the tensor table and totals\n"
+               "  --vocab-only   do not bind/validate the weights (files with only a tokenizer)\n");
 }
 
 static void print_meta_int(const gguf_file *gf, const char *label, const char *key) {
@@ -18,10 +19,11 @@ static void print_meta_int(const gguf_file *gf, const char *label, const char *k
 
 int cmd_info(int argc, char **argv) {
     const char *path = NULL;
-    bool tensors = true;
+    bool tensors = true, vocab_only = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(stdout); return 0; }
         if (!strcmp(argv[i], "--no-tensors")) { tensors = false; continue; }
+        if (!strcmp(argv[i], "--vocab-only")) { vocab_only = true; continue; }
         if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
             if (i + 1 >= argc) { fprintf(stderr, "r1 info: option '%s' needs a value\n", argv[i]); return 2; }
             path = argv[++i];
@@ -34,6 +36,7 @@ int cmd_info(int argc, char **argv) {
     r1_error err = {0};
     r1_model *m = NULL;
     r1_model_params mp = r1_model_default_params();
+    mp.vocab_only = vocab_only;
     if (r1_model_load(path, &mp, &m, &err) != R1_OK) return cli_fail("info", &err);
     const r1_model_info *I = r1_model_get_info(m);
     const gguf_file *gf = r1_model_gguf(m);
@@ -54,7 +57,7 @@ int cmd_info(int argc, char **argv) {
                m->mla.c.q_lora_rank, m->mla.c.kv_lora_rank, m->mla.c.qk_nope, m->mla.c.qk_rope, m->mla.c.v_head,
                m->mla.c.yarn ? "on" : "off");
         printf("  %-18s %d\n", "dense lead layers", m->n_layer_dense_lead);
-        if (m->n_layer_dense_lead < I->n_layer) {
+        if (m->layers && m->n_layer_dense_lead < I->n_layer) {
             const r1_moe_layer *ml = &m->layers[I->n_layer - 1].moe;
             printf("  %-18s %d routed (%d used, ffn %d), %d shared, %s gating, groups %d/%d, scale %g%s\n", "moe",
                    ml->router.n_expert, ml->router.n_used, ml->n_ff_exp, ml->n_shared,
@@ -62,7 +65,8 @@ int cmd_info(int argc, char **argv) {
                    ml->router.n_group, (double)ml->router.scale, ml->router.norm ? ", normalised" : "");
         }
     }
-    printf("  %-18s %s\n", "output", gguf_find_tensor(gf, "output.weight") ? "separate" : "tied to token_embd");
+    printf("  %-18s %s\n", "output", !m->layers ? "(weights not loaded)"
+                                      : gguf_find_tensor(gf, "output.weight") ? "separate" : "tied to token_embd");
     printf("  %-18s %zu bytes (f32)\n", "kv cache/token", I->kv_bytes_per_token);
     printf("tokenizer:\n");
     const char *tm = r1_model_meta_str(m, "tokenizer.ggml.model"), *pre = r1_model_meta_str(m, "tokenizer.ggml.pre");

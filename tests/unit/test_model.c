@@ -304,6 +304,7 @@ static void test_eval_errors(void) {
     r1_model *mv;
     REQUIRE(r1_model_load(path, &mp, &mv, &e) == R1_OK, "%s", e.msg);
     CHECK(r1_context_create(mv, NULL, &c, &e) == R1_ERR_INVALID_ARG, "vocab only");
+    CHECK(r1_model_get_info(mv)->n_layer == NL && r1_model_get_info(mv)->n_embd == E, "vocab-only hparams");
     r1_model_free(mv);
     r1_model_free(m);
 }
