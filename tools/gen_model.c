@@ -235,6 +235,7 @@ typedef struct vocab {
     int32_t  bos, eos, pad;
     int      add_bos, add_eos;   /* -1: unknown */
     char    *chat_template;
+    const char *pre;   /* inferred pre-tokenizer name (static string) */
 } vocab;
 
 static void vocab_free(vocab *v) {
@@ -325,6 +326,37 @@ static int post_adds_bos(const cJSON *pp) {
     return first && cJSON_GetObjectItemCaseSensitive(first, "SpecialToken") ? 1 : 0;
 }
 
+/* Appends the Split regexes of a pre_tokenizer (recursively through Sequences) to buf. */
+static void collect_regex(const cJSON *pt, char *buf, size_t cap) {
+    if (!cJSON_IsObject(pt)) return;
+    const cJSON *rx = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pt, "pattern"), "Regex");
+    if (cJSON_IsString(rx) && strlen(buf) + strlen(rx->valuestring) + 2 < cap) {
+        strcat(buf, rx->valuestring);
+        strcat(buf, "\n");
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(pt, "pretokenizers")) collect_regex(e, buf, cap);
+}
+
+/* llama.cpp's name for the pre-tokenizer of a tokenizer.json (used when --pre is not
+ * given), recognised from its Split regexes: deepseek-v3 (CJK run split), llama-bpe
+ * (GPT-4 style with digit groups of 1-3), qwen2 (single digits), deepseek-r1-qwen (the
+ * qwen2 regex with DeepSeek's special tokens); "default" otherwise. */
+static const char *infer_pre(const cJSON *root, const vocab *v) {
+    static const char *contraction = "(?i:'s|'t|'re|'ve|'m|'ll|'d)";
+    char buf[4096] = "";
+    collect_regex(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), buf, sizeof buf);
+    if (strstr(buf, "[\xe4\xb8\x80-\xe9\xbe\xa5")) return "deepseek-v3";   /* [一-龥 */
+    if (strstr(buf, contraction) && strstr(buf, "\\p{N}{1,3}")) return "llama-bpe";
+    if (strstr(buf, contraction) && strstr(buf, "|\\p{N}|")) {
+        for (int64_t i = 0; i < v->n; i++)
+            if (v->tok[i] && !strcmp(v->tok[i], "<\xef\xbd\x9c" "begin\xe2\x96\x81" "of\xe2\x96\x81" "sentence\xef\xbd\x9c>"))
+                return "deepseek-r1-qwen";
+        return "qwen2";
+    }
+    return "default";
+}
+
 static r1_status load_tokenizer(vocab *v, const char *json_path, const char *cfg_path, r1_error *err) {
     r1_status st = R1_OK;
     char *text = read_file(json_path, err), *cfg_text = NULL;
@@ -382,6 +414,7 @@ static r1_status load_tokenizer(vocab *v, const char *json_path, const char *cfg
         v->merges[v->n_merges++] = m;
     }
     v->add_bos = post_adds_bos(cJSON_GetObjectItemCaseSensitive(root, "post_processor"));
+    v->pre = infer_pre(root, v);
     /* tokenizer_config.json: special token ids, add_bos/eos, chat template */
     if (cfg_path) {
         if (!(cfg_text = read_file(cfg_path, err))) { st = err->status; goto out; }
@@ -737,7 +770,7 @@ int main(int argc, char **argv) {
 #undef KEY
     if (!st && (arch->features & F_MLA)) st = ds2_meta(w, &hp);
     st = st ? st : gguf_set_str(w, "tokenizer.ggml.model", "gpt2");
-    st = st ? st : gguf_set_str(w, "tokenizer.ggml.pre", pre ? pre : "default");
+    st = st ? st : gguf_set_str(w, "tokenizer.ggml.pre", pre ? pre : voc.pre ? voc.pre : "default");
     st = st ? st : gguf_set_arr_str(w, "tokenizer.ggml.tokens", (const char *const *)voc.tok, (uint64_t)voc.n);
     st = st ? st : gguf_set_arr(w, "tokenizer.ggml.token_type", GGUF_INT32, voc.type, (uint64_t)voc.n);
     st = st ? st : gguf_set_arr_str(w, "tokenizer.ggml.merges", (const char *const *)voc.merges, (uint64_t)voc.n_merges);

@@ -108,6 +108,23 @@ done
 "$gen" --arch qwen3 --preset tiny --seed 8 -o $tmp/c.gguf
 cmp $tmp/a.gguf $tmp/b.gguf
 ! cmp -s $tmp/a.gguf $tmp/c.gguf
+# without --pre the pre-tokenizer name is inferred from tokenizer.json's regexes
+/usr/bin/python3 - $L/tokenizer-qwen3/models/tokenizer.json $tmp/r1q.json <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t['added_tokens'].append({'id': 151646, 'content': '<｜begin▁of▁sentence｜>', 'special': True})
+json.dump(t, open(sys.argv[2], 'w'), ensure_ascii=False)
+PY
+for spec in qwen3:qwen2 llama3_1:llama-bpe deepseek_v3:deepseek-v3 r1q:deepseek-r1-qwen; do
+  name=${spec%%:*}; want=${spec#*:}
+  tj=$L/tokenizer-$name/models/tokenizer.json; [ $name = r1q ] && tj=$tmp/r1q.json
+  "$gen" --arch qwen2 --vocab-only --tokenizer $tj -o $tmp/p.gguf
+  got=$(/usr/bin/python3 -c "
+import struct, sys; d = open(sys.argv[1], 'rb').read(); k = b'tokenizer.ggml.pre'; i = d.index(k) + len(k) + 4
+n = struct.unpack_from('<Q', d, i)[0]; print(d[i + 8:i + 8 + n].decode())" $tmp/p.gguf)
+  [ "$got" = "$want" ] || { echo "pre for $name: got $got, want $want"; exit 1; }
+  echo "ok inferred pre $name -> $got"
+done
 # --vocab-only: tokenizer + hyper-parameters, no tensors
 "$gen" --arch qwen2 --preset tiny --vocab-only --tokenizer $L/tokenizer-qwen3/models/tokenizer.json -o $tmp/v.gguf
 /usr/bin/python3 -c "
