@@ -181,7 +181,14 @@ static r1_status load_hparams(loader *L) {
     char *stype = gguf_get_str_dup(m->gf, key);
     float factor = 1.0f;
     TRY(meta_float(L, "rope.scaling.factor", 1.0f, &factor));
-    if (stype && strcmp(stype, "none") && factor != 1.0f) {
+    const float *ff = NULL;
+    if (m->arch == R1_ARCH_LLAMA) {
+        r1_status s = bind_vec(L, "rope_freqs.weight", m->n_rot / 2, true, &ff);
+        if (s != R1_OK) { free(stype); return s; }
+    }
+    /* With rope_freqs (Llama 3.1), the per-pair factors are the scaling: a scaling type
+     * written beside them is not applied again. */
+    if (stype && strcmp(stype, "none") && factor != 1.0f && !ff) {
         if (strcmp(stype, "linear")) {
             r1_status s = r1_set_error(L->err, R1_ERR_UNSUPPORTED, "%s: rope.scaling.type '%s' unsupported (none, linear)",
                                        L->file, stype);
@@ -192,8 +199,6 @@ static r1_status load_hparams(loader *L) {
         freq_scale = 1.0f / factor;
     }
     free(stype);
-    const float *ff = NULL;
-    if (m->arch == R1_ARCH_LLAMA) TRY(bind_vec(L, "rope_freqs.weight", m->n_rot / 2, true, &ff));
     for (int i = 0; i < m->n_rot / 2; i++) {
         double f = pow((double)base, -2.0 * i / m->n_rot) * freq_scale;
         if (ff) {
