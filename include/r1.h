@@ -90,6 +90,7 @@ typedef struct r1_context_params {
     int n_ctx;        /* KV cache size in tokens; 0 = model's trained context, capped to memory */
     int n_threads;    /* 0 = number of physical cores                                           */
     int n_batch;      /* max tokens per forward call internally (prompt is chunked); 0 = 512    */
+    bool kv_f16;      /* KV cache in F16 (half the memory; default false = F32)                 */
 } r1_context_params;
 
 r1_context_params r1_context_default_params(void);

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 r1_context_params r1_context_default_params(void) {
-    r1_context_params p = {0, 0, 0};
+    r1_context_params p = {0, 0, 0, false};
     return p;
 }
 
@@ -54,7 +54,7 @@ r1_status r1_context_create(const r1_model *m, const r1_context_params *params, 
     c->n_batch = p.n_batch;
     c->n_threads = p.n_threads;
     r1_status s = threadpool_create(p.n_threads, &c->pool, err);
-    if (s == R1_OK) s = kvcache_init(&c->kv, m, c->n_ctx, err);
+    if (s == R1_OK) s = kvcache_init(&c->kv, m, c->n_ctx, p.kv_f16 ? R1_TYPE_F16 : R1_TYPE_F32, err);
     if (s != R1_OK) { r1_context_free(c); return s; }
     c->par = (r1_par){par_run, c->pool, c->n_threads};
 
@@ -72,11 +72,16 @@ r1_status r1_context_create(const r1_model *m, const r1_context_params *params, 
     c->y = r1_alloc_aligned(B * E * sizeof(float));
     c->q = r1_alloc_aligned(B * QW * sizeof(float));
     c->att = r1_alloc_aligned(B * QW * sizeof(float));
+    const size_t KW = (size_t)I->n_head_kv * (size_t)I->head_dim;
+    c->kb = r1_alloc_aligned(B * KW * sizeof(float));
+    c->vb = r1_alloc_aligned(B * KW * sizeof(float));
+    c->vrow = r1_alloc_aligned((size_t)c->n_threads * (size_t)I->head_dim * sizeof(float));
     c->ffa = r1_alloc_aligned(B * F * sizeof(float));
     c->ffb = r1_alloc_aligned(B * F * sizeof(float));
     c->scores = r1_alloc_aligned((size_t)c->n_threads * (size_t)c->n_ctx * sizeof(float));
     c->act = r1_alloc_aligned(act ? act : 64);
-    if (!c->x || !c->xn || !c->y || !c->q || !c->att || !c->ffa || !c->ffb || !c->scores || !c->act) {
+    if (!c->x || !c->xn || !c->y || !c->q || !c->att || !c->kb || !c->vb || !c->vrow || !c->ffa || !c->ffb ||
+        !c->scores || !c->act) {
         r1_context_free(c);
         return r1_set_error(err, R1_ERR_NOMEM, "context: out of memory for scratch buffers (n_batch %zu)", B);
     }
@@ -88,7 +93,7 @@ void r1_context_free(r1_context *c) {
     if (!c) return;
     threadpool_free(c->pool);
     kvcache_free(&c->kv);
-    float *bufs[] = {c->x, c->xn, c->y, c->q, c->att, c->ffa, c->ffb, c->scores};
+    float *bufs[] = {c->x, c->xn, c->y, c->q, c->att, c->kb, c->vb, c->vrow, c->ffa, c->ffb, c->scores};
     for (size_t i = 0; i < R1_ARRAY_LEN(bufs); i++) r1_free_aligned(bufs[i]);
     r1_free_aligned(c->act);
     free(c);

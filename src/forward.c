@@ -35,14 +35,30 @@ static void attn_task(void *arg, int task) {
     const int H = I->n_head, hd = I->head_dim, group = I->n_head / I->n_head_kv;
     const float scale = 1.0f / sqrtf((float)hd);
     const r1_kvcache *kv = &c->kv;
+    const size_t ks = kvcache_stride(kv, j->layer, 0), vs = kvcache_stride(kv, j->layer, 1);
     float *scores = c->scores + (size_t)task * (size_t)c->n_ctx;
+    float *vrow = c->vrow + (size_t)task * (size_t)hd;
     for (int idx = task; idx < j->n * H; idx += j->n_tasks) {
         const int t = idx / H, h = idx % H, g = h / group;
         const float *q = c->q + (size_t)t * H * hd + (size_t)h * hd;
-        const float *k0 = kvcache_row(kv, j->layer, 0, 0) + (size_t)g * hd;
-        const float *v0 = kvcache_row(kv, j->layer, 1, 0) + (size_t)g * hd;
-        ops_attention_head(c->att + (size_t)t * H * hd + (size_t)h * hd, q, k0, (size_t)kv->width[0][j->layer], v0,
-                           (size_t)kv->width[1][j->layer], j->pos0 + t + 1, hd, hd, scale, scores);
+        const char *k0 = (const char *)kvcache_row(kv, j->layer, 0, 0) + (size_t)g * hd * kv->esize;
+        const char *v0 = (const char *)kvcache_row(kv, j->layer, 1, 0) + (size_t)g * hd * kv->esize;
+        ops_attention_head(c->att + (size_t)t * H * hd + (size_t)h * hd, q, k0, ks, v0, vs, kv->type,
+                           j->pos0 + t + 1, hd, hd, scale, scores, vrow);
+    }
+}
+
+/* Stores n rows of w floats (stride w) into the cache rows pos0.. of plane p of layer l,
+ * converting to the cache type. */
+static void cache_store(r1_kvcache *kv, int l, int p, int pos0, const float *src, int n, int w) {
+    for (int t = 0; t < n; t++) {
+        void *dst = kvcache_row(kv, l, p, pos0 + t);
+        if (kv->type == R1_TYPE_F32) {
+            memcpy(dst, src + (size_t)t * w, (size_t)w * sizeof(float));
+        } else {
+            uint16_t *h = dst;
+            for (int i = 0; i < w; i++) h[i] = r1_fp32_to_fp16(src[(size_t)t * w + i]);
+        }
     }
 }
 
@@ -64,8 +80,8 @@ static void gqa_block(r1_context *c, int il, int n, int pos0) {
     const r1_model_info *I = &m->info;
     const int E = I->n_embd, qw = I->n_head * I->head_dim;
     const int kw = c->kv.width[0][il], vw = c->kv.width[1][il];
-    float *kc = kvcache_row(&c->kv, il, 0, pos0);   /* [n][kw] this chunk's cache rows */
-    float *vc = kvcache_row(&c->kv, il, 1, pos0);   /* [n][vw]                         */
+    float *kc = c->kb;   /* [n][kw] this chunk's keys   */
+    float *vc = c->vb;   /* [n][vw] this chunk's values */
     /* one activation conversion for q, k and v when their types agree */
     size_t st = ops_quantize_rows(c->pool, l->wq.type, c->xn, n, E, E, c->act);
     ops_matmul_q(c->pool, &l->wq, n, c->act, st, c->q, qw);
@@ -77,6 +93,8 @@ static void gqa_block(r1_context *c, int il, int n, int pos0) {
     if (l->bk) ops_add_bias(kc, n, kw, kw, l->bk);
     if (l->bv) ops_add_bias(vc, n, vw, vw, l->bv);
     for (int t = 0; t < n; t++) qk_prepare(m, l, c->q + (size_t)t * qw, kc + (size_t)t * kw, pos0 + t);
+    cache_store(&c->kv, il, 0, pos0, kc, n, kw);
+    cache_store(&c->kv, il, 1, pos0, vc, n, vw);
     attn_job j = {c, il, n, pos0, c->n_threads};
     threadpool_run(c->pool, attn_task, &j, j.n_tasks);
     ops_matmul(c->pool, &l->wo, n, c->att, qw, c->act, c->y, E);
@@ -111,7 +129,7 @@ r1_status forward_chunk(r1_context *c, const int32_t *tokens, int n, int pos0, f
         if (l->attn == R1_ATTN_GQA) {
             gqa_block(c, il, n, pos0);
         } else {
-            r1_mla_cache cache = {R1_TYPE_F32, c->kv.plane[0][il], c->n_ctx};
+            r1_mla_cache cache = {c->kv.type, c->kv.plane[0][il], c->n_ctx};
             r1_status s = r1_mla_forward(&m->mla, &l->mla, &cache, c->xn, n, pos0, c->y, R1_MLA_AUTO, &c->par, err);
             if (s != R1_OK) return s;
         }

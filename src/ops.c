@@ -56,22 +56,24 @@ void ops_rope(float *x, int n_head, int head_dim, int n_rot, int pos, const doub
     }
 }
 
-void ops_attention_head(float *out, const float *q, const float *k, size_t k_stride,
-                        const float *v, size_t v_stride, int n_kv, int dk, int dv, float scale,
-                        float *scores) {
-    /* q·k with the F32 SIMD dot (a plain float reduction loop is not vectorised) */
-    const r1_vec_dot_fn dot = r1_type_get_traits(R1_TYPE_F32)->vec_dot;
+void ops_attention_head(float *out, const float *q, const void *k, size_t k_stride, const void *v,
+                        size_t v_stride, r1_type t, int n_kv, int dk, int dv, float scale, float *scores,
+                        float *vrow) {
+    /* q·k with the cache type's SIMD dot (row of type t · F32 vector) */
+    const r1_type_traits *tr = r1_type_get_traits(t);
     for (int j = 0; j < n_kv; j++) {
         float s;
-        dot(dk, &s, k + (size_t)j * k_stride, q);
+        tr->vec_dot(dk, &s, (const char *)k + (size_t)j * k_stride, q);
         scores[j] = s * scale;
     }
     ops_softmax(scores, n_kv);
     for (int d = 0; d < dv; d++) out[d] = 0.0f;
     for (int j = 0; j < n_kv; j++) {
         const float p = scores[j];
-        const float *vj = v + (size_t)j * v_stride;
-        for (int d = 0; d < dv; d++) out[d] += p * vj[d];
+        const void *vj = (const char *)v + (size_t)j * v_stride;
+        const float *vf = vj;
+        if (t != R1_TYPE_F32) { tr->to_float(vj, vrow, dv); vf = vrow; }
+        for (int d = 0; d < dv; d++) out[d] += p * vf[d];
     }
 }
 

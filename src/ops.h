@@ -37,11 +37,12 @@ void ops_rope(float *x, int n_head, int head_dim, int n_rot, int pos, const doub
 
 /* Attention of one query head over n_kv cached positions:
  *   s_j = scale * (q · k_j),  p = softmax(s),  out = Σ_j p_j v_j
- * q: [dk]; k_j = k + j*k_stride (dk floats); v_j = v + j*v_stride (dv floats);
- * out: [dv]; scores: scratch of n_kv floats. */
-void ops_attention_head(float *out, const float *q, const float *k, size_t k_stride,
-                        const float *v, size_t v_stride, int n_kv, int dk, int dv, float scale,
-                        float *scores);
+ * q: [dk] floats; k_j = row j of type t (F32 or F16) at k + j*k_stride bytes (dk elements);
+ * v_j likewise at v + j*v_stride (dv elements); out: [dv]; scores: scratch of n_kv floats;
+ * vrow: scratch of dv floats (used when t is not F32). */
+void ops_attention_head(float *out, const float *q, const void *k, size_t k_stride, const void *v,
+                        size_t v_stride, r1_type t, int n_kv, int dk, int dv, float scale, float *scores,
+                        float *vrow);
 
 /* Bytes needed to hold n_tok activation rows of n_cols converted for weight type t. */
 size_t ops_act_bytes(r1_type t, int64_t n_cols, int n_tok);

@@ -27,6 +27,7 @@ static void usage(FILE *f) {
             "  -t, --threads N      threads (default: physical cores)\n"
             "  --rss                print 'peak_rss_bytes N' to stderr at the end\n"
             "  --timing             print the evaluation time and tokens/s to stderr\n"
+            "  --kv-f16             F16 KV cache (default F32)\n"
             "  -h, --help           this help\n");
 }
 
@@ -69,7 +70,7 @@ static bool parse_tokens(const char *s, int32_t **ids, int *n) {
 int cmd_logits(int argc, char **argv) {
     const char *model_path = NULL, *tokens_arg = NULL, *out_path = NULL, *mode = "prefill";
     int n_ctx = 0, n_batch = 0, n_threads = 0, split = -1;
-    bool rss = false, timing = false;
+    bool rss = false, timing = false, kv_f16 = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const bool has_val = i + 1 < argc;
@@ -77,6 +78,7 @@ int cmd_logits(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--rss")) rss = true;
         else if (!strcmp(a, "--timing")) timing = true;
+        else if (!strcmp(a, "--kv-f16")) kv_f16 = true;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { if (!(model_path = VAL())) goto missing; }
         else if (!strcmp(a, "--tokens")) { if (!(tokens_arg = VAL())) goto missing; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) { if (!(out_path = VAL())) goto missing; }
@@ -128,6 +130,7 @@ int cmd_logits(int argc, char **argv) {
     cp.n_ctx = n_ctx ? n_ctx : n;
     cp.n_batch = n_batch;
     cp.n_threads = n_threads;
+    cp.kv_f16 = kv_f16;
     if (r1_context_create(model, &cp, &ctx, &err) != R1_OK) goto done;
     const size_t nv = (size_t)r1_model_get_info(model)->n_vocab;
     if (!(logits = malloc(sizeof(float) * nv * (size_t)n))) {

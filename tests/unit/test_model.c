@@ -110,9 +110,10 @@ static const char *tmp_path(const char *name) {
 }
 
 /* Logits of all positions of toks under the given context params; NULL on failure. */
-static float *eval_all(const r1_model *m, const int32_t *toks, int n, int n_batch, int n_threads, int split) {
+static float *eval_all(const r1_model *m, const int32_t *toks, int n, int n_batch, int n_threads, int split,
+                       bool kv_f16) {
     r1_context_params cp = r1_context_default_params();
-    cp.n_ctx = 32; cp.n_batch = n_batch; cp.n_threads = n_threads;
+    cp.n_ctx = 32; cp.n_batch = n_batch; cp.n_threads = n_threads; cp.kv_f16 = kv_f16;
     r1_context *c;
     r1_error e;
     if (r1_context_create(m, &cp, &c, &e) != R1_OK) { fprintf(stderr, "ctx: %s\n", e.msg); return NULL; }
@@ -149,15 +150,23 @@ static void check_modes(const char *arch, bool tied, r1_type t) {
     CHECK(!strcmp(I->arch, arch), "arch name");
     const int32_t toks[] = {3, 17, 42, 0, 49, 8, 8, 21, 5, 33, 12};
     const int n = (int)R1_ARRAY_LEN(toks);
-    float *ref = eval_all(m, toks, n, 512, 1, n);
+    float *ref = eval_all(m, toks, n, 512, 1, n, false);
     REQUIRE(ref, "prefill");
-    float *v[] = {eval_all(m, toks, n, 512, 1, 0), eval_all(m, toks, n, 512, 2, 4), eval_all(m, toks, n, 3, 3, n),
-                  eval_all(m, toks, n, 1, 2, 7)};
+    float *v[] = {eval_all(m, toks, n, 512, 1, 0, false), eval_all(m, toks, n, 512, 2, 4, false),
+                  eval_all(m, toks, n, 3, 3, n, false), eval_all(m, toks, n, 1, 2, 7, false)};
     const char *what[] = {"decode", "split:4 2 threads", "batch 3 threads 3", "batch 1 split:7"};
     for (int i = 0; i < 4; i++) {
         CHECK(v[i] && rel_diff(ref, v[i], n * NV) <= 1e-5, "%s %s: rel diff %g", arch, what[i], v[i] ? rel_diff(ref, v[i], n * NV) : -1.0);
         free(v[i]);
     }
+    /* F16 KV cache: its own modes agree; close to (not equal to) the F32 cache */
+    float *h1 = eval_all(m, toks, n, 512, 2, n, true), *h2 = eval_all(m, toks, n, 2, 1, 0, true);
+    REQUIRE(h1 && h2, "f16 cache eval");
+    CHECK(rel_diff(h1, h2, n * NV) <= 1e-5, "%s f16 cache prefill vs decode: %g", arch, rel_diff(h1, h2, n * NV));
+    const double d16 = rel_diff(ref, h1, n * NV);
+    CHECK(d16 > 0 && d16 <= 5e-2, "%s f16 vs f32 cache: %g", arch, d16);
+    free(h1);
+    free(h2);
     /* the logits are not all equal (the model does something) */
     CHECK(rel_diff(ref, ref + NV, NV) > 1e-3, "%s: positions differ", arch);
     /* truncate and re-evaluate the tail: same logits */

@@ -57,7 +57,8 @@ static void test_attention(void) {
     for (int i = 0; i < NKV * KS; i++) k[i] = frand();
     for (int i = 0; i < NKV * VS; i++) v[i] = frand();
     const float scale = 0.35f;
-    ops_attention_head(out, q, k, KS, v, VS, NKV, DK, DV, scale, sc);
+    float vrow[DV];
+    ops_attention_head(out, q, k, KS * sizeof(float), v, VS * sizeof(float), R1_TYPE_F32, NKV, DK, DV, scale, sc, vrow);
     double s[NKV], mx = -1e30, z = 0;
     for (int j = 0; j < NKV; j++) {
         double d = 0; for (int c = 0; c < DK; c++) d += (double)q[c] * k[j * KS + c];
@@ -68,6 +69,14 @@ static void test_attention(void) {
         double o = 0; for (int j = 0; j < NKV; j++) o += s[j] / z * v[j * VS + c];
         CHECK_NEAR(out[c], o, 1e-5);
     }
+    /* F16 rows: same result as F32 rows holding the F16-rounded values */
+    uint16_t kh[NKV * KS], vh[NKV * VS];
+    float kr[NKV * KS], vr[NKV * VS], out16[DV], outr[DV];
+    for (int i = 0; i < NKV * KS; i++) kr[i] = r1_fp16_to_fp32(kh[i] = r1_fp32_to_fp16(k[i]));
+    for (int i = 0; i < NKV * VS; i++) vr[i] = r1_fp16_to_fp32(vh[i] = r1_fp32_to_fp16(v[i]));
+    ops_attention_head(out16, q, kh, KS * 2, vh, VS * 2, R1_TYPE_F16, NKV, DK, DV, scale, sc, vrow);
+    ops_attention_head(outr, q, kr, KS * 4, vr, VS * 4, R1_TYPE_F32, NKV, DK, DV, scale, sc, vrow);
+    for (int c = 0; c < DV; c++) CHECK_NEAR(out16[c], outr[c], 1e-5);
 }
 
 /* y = W x for weights of type t built from random floats; compare with double math on
