@@ -708,6 +708,7 @@ static r1_status put_raw(gguf_writer *w, const char *key, uint32_t type, const v
     return put_kv(w, key, val, 4 + n);
 }
 
+r1_status gguf_set_u16(gguf_writer *w, const char *key, uint16_t v) { return put_raw(w, key, GGUF_UINT16, &v, 2); }
 r1_status gguf_set_u32(gguf_writer *w, const char *key, uint32_t v) { return put_raw(w, key, GGUF_UINT32, &v, 4); }
 r1_status gguf_set_i32(gguf_writer *w, const char *key, int32_t v) { return put_raw(w, key, GGUF_INT32, &v, 4); }
 r1_status gguf_set_u64(gguf_writer *w, const char *key, uint64_t v) { return put_raw(w, key, GGUF_UINT64, &v, 8); }

@@ -95,6 +95,7 @@ gguf_writer *gguf_writer_create(void);               /* NULL on OOM */
 void         gguf_writer_free(gguf_writer *w);
 /* Setters replace an existing key of the same name. Return R1_OK, R1_ERR_NOMEM, or
  * R1_ERR_INVALID_ARG (empty key, NULL string, non-scalar array element type). */
+r1_status gguf_set_u16(gguf_writer *w, const char *key, uint16_t v);  /* e.g. split.no / split.count */
 r1_status gguf_set_u32(gguf_writer *w, const char *key, uint32_t v);
 r1_status gguf_set_i32(gguf_writer *w, const char *key, int32_t v);
 r1_status gguf_set_u64(gguf_writer *w, const char *key, uint64_t v);

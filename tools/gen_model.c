@@ -8,7 +8,7 @@
  *              --vocab N --rope-theta F --eps F --tied --llama3-rope]
  *             [--tokenizer tokenizer.json [--tokenizer-config tokenizer_config.json]]
  *             [--pre NAME] [--name NAME] [--type f32|f16|bf16|q8_0] [--seed S]
- *             [--vocab-only] -o out.gguf
+ *             [--vocab-only] [--split N] -o out.gguf
  *   deepseek2 (MLA + MoE) also takes --q-lora N --kv-lora N --qk-nope N --qk-rope N
  *             --v-head N --experts N --experts-used N --experts-shared N --ff-exp N
  *             --dense-layers N --groups N --groups-used N --gating softmax|sigmoid|N
@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- hyper-parameters ------------------------------------------------------------ */
 typedef struct hparams {
@@ -180,6 +181,8 @@ typedef struct gen_tensor {
     kind     kind;
     r1_type  type;
     int64_t  ne[3];
+    int      n_dims;
+    size_t   nbytes;
     const hparams *hp;
 } gen_tensor;
 
@@ -475,13 +478,55 @@ static r1_status vocab_pad(vocab *v, int64_t n) {
 }
 
 /* ---- main -------------------------------------------------------------------------- */
+/* Writes the model: one file, or with n_split > 1 the parts "<out minus .gguf>-0000k-of-0000N.gguf"
+ * as llama.cpp's gguf-split lays them out (part 1 holds all metadata; every part has
+ * split.no (u16, 0-based), split.count (u16) and split.tensors.count (i32); tensors are
+ * divided into contiguous runs of about n/N). On failure no part is left behind. */
+static r1_status write_parts(gguf_writer *w, gen_tensor *gt, size_t n, int n_split, const char *out, r1_error *err) {
+    if (n_split <= 1) {
+        for (size_t i = 0; i < n; i++) {
+            r1_status st = gguf_add_tensor_lazy(w, gt[i].name, gt[i].type, gt[i].n_dims, gt[i].ne, gt[i].nbytes, produce, &gt[i], err);
+            if (st) return st;
+        }
+        return gguf_writer_write(w, out, err);
+    }
+    size_t len = strlen(out);
+    if (len < 5 || strcmp(out + len - 5, ".gguf") || (size_t)n_split > n || n_split > 99999)
+        return r1_set_error(err, R1_ERR_INVALID_ARG, "--split %d: the output must end in .gguf and there must be at least as many tensors (%zu)",
+                            n_split, n);
+    char *path = malloc(len + 32);
+    if (!path) return r1_set_error(err, R1_ERR_NOMEM, "out of memory");
+    r1_status st = R1_OK;
+    int k;
+    for (k = 0; k < n_split && !st; k++) {
+        gguf_writer *pw = k == 0 ? w : gguf_writer_create();
+        if (!pw) { st = r1_set_error(err, R1_ERR_NOMEM, "out of memory"); break; }
+        snprintf(path, len + 32, "%.*s-%05d-of-%05d.gguf", (int)(len - 5), out, k + 1, n_split);
+        if ((st = gguf_set_u16(pw, "split.no", (uint16_t)k)) || (st = gguf_set_u16(pw, "split.count", (uint16_t)n_split)) ||
+            (st = gguf_set_i32(pw, "split.tensors.count", (int32_t)n)))
+            r1_set_error(err, st, "out of memory");
+        for (size_t i = n * (size_t)k / (size_t)n_split; !st && i < n * (size_t)(k + 1) / (size_t)n_split; i++)
+            st = gguf_add_tensor_lazy(pw, gt[i].name, gt[i].type, gt[i].n_dims, gt[i].ne, gt[i].nbytes, produce, &gt[i], err);
+        if (!st) st = gguf_writer_write(pw, path, err);
+        if (k > 0) gguf_writer_free(pw);
+    }
+    if (st) {   /* remove the parts already written */
+        for (int j = 0; j < k; j++) {
+            snprintf(path, len + 32, "%.*s-%05d-of-%05d.gguf", (int)(len - 5), out, j + 1, n_split);
+            unlink(path);
+        }
+    }
+    free(path);
+    return st;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: gen_model --arch llama|qwen2|qwen3|deepseek2 [--preset r1-distill-qwen-1.5b|tiny|v2-lite|v2-tiny|v3-tiny]\n"
             "        [--layers N --embd N --heads N --kv-heads N --ff N --head-dim N --ctx N --vocab N\n"
             "         --rope-theta F --eps F --tied --llama3-rope] [--tokenizer tokenizer.json\n"
             "        [--tokenizer-config tokenizer_config.json]] [--pre NAME] [--name NAME]\n"
-            "        [--type f32|f16|bf16|q8_0] [--seed S] [--vocab-only] -o out.gguf\n"
+            "        [--type f32|f16|bf16|q8_0] [--seed S] [--vocab-only] [--split N] -o out.gguf\n"
             "  deepseek2: [--q-lora N --kv-lora N --qk-nope N --qk-rope N --v-head N --experts N --experts-used N\n"
             "         --experts-shared N --ff-exp N --dense-layers N --groups N --groups-used N\n"
             "         --gating softmax|sigmoid|N --expert-scale F --expert-norm 0|1 --kv-layout kv_b|split\n"
@@ -622,6 +667,7 @@ int main(int argc, char **argv) {
                    .n_ctx = 4096, .rope_theta = 10000.0f, .eps = 1e-6f, .type = R1_TYPE_F32, .seed = 42 };
     const char *out = NULL, *tok_path = NULL, *cfg_path = NULL, *pre = NULL, *preset = NULL;
     bool vocab_only = false;
+    int n_split = 1;
     int64_t set_layers = -1, set_embd = -1, set_heads = -1, set_kv = -1, set_ff = -1, set_hd = -1, set_ctx = -1, set_vocab = -1;
     float set_theta = -1, set_eps = -1;
     bool set_tied = false;
@@ -666,6 +712,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--rope-theta")) set_theta = strtof(v, NULL);
         else if (!strcmp(a, "--eps")) set_eps = strtof(v, NULL);
         else if (!strcmp(a, "--seed")) hp.seed = strtoull(v, NULL, 0);
+        else if (!strcmp(a, "--split")) {
+            n_split = atoi(v);
+            if (n_split < 1) { fprintf(stderr, "gen_model: --split %s: expected a count >= 1\n", v); return 2; }
+        }
         else if (!strcmp(a, "--type")) {
             if (!strcmp(v, "f32")) hp.type = R1_TYPE_F32;
             else if (!strcmp(v, "f16")) hp.type = R1_TYPE_F16;
@@ -811,11 +861,11 @@ int main(int argc, char **argv) {
                                   g->name, (long long)g->ne[0], r1_type_name(g->type));
                 break;
             }
-            st = gguf_add_tensor_lazy(w, g->name, g->type, td->n_dims, g->ne, row * (size_t)(g->ne[1] * g->ne[2]),
-                                      produce, g, &err);
+            g->n_dims = td->n_dims;
+            g->nbytes = row * (size_t)(g->ne[1] * g->ne[2]);
         }
     }
-    if (!st) st = gguf_writer_write(w, out, &err);
+    if (!st) st = write_parts(w, gt, n_gt, n_split, out, &err);
     if (st) fprintf(stderr, "gen_model: %s\n", err.msg);
     gguf_writer_free(w);
     free(gt);

