@@ -23,6 +23,8 @@
 #include <math.h>
 
 /* ---- attention over the cache, parallel over (token, head) pairs ------------------------ */
+/* Task i of n_tasks handles pairs idx = t*H + h with idx ≡ i (mod n_tasks) — interleaved,
+ * so the causal triangle's uneven work spreads evenly — using scratch row i. */
 typedef struct attn_job {
     r1_context *c;
     int layer, n, pos0, n_tasks;
@@ -74,6 +76,8 @@ static void qk_prepare(const r1_model *m, const r1_layer *l, float *q, float *k,
     ops_rope(k, I->n_head_kv, hd, m->n_rot, pos, m->rope_inv_freq, m->rope_neox);
 }
 
+/* GQA attention of layer il for the chunk: reads c->xn [n][E], writes c->y [n][E] and the
+ * chunk's K/V rows pos0..pos0+n-1 of the layer's cache. */
 static void gqa_block(r1_context *c, int il, int n, int pos0) {
     const r1_model *m = c->model;
     const r1_layer *l = &m->layers[il];
@@ -100,6 +104,7 @@ static void gqa_block(r1_context *c, int il, int n, int pos0) {
     ops_matmul(c->pool, &l->wo, n, c->att, qw, c->act, c->y, E);
 }
 
+/* Dense SwiGLU FFN: c->y [n][E] = down(silu(gate xn) * up xn), xn = c->xn [n][E]. */
 static void dense_ffn(r1_context *c, const r1_layer *l, int n) {
     const int E = c->model->info.n_embd, F = c->model->info.n_ff;
     size_t st = ops_quantize_rows(c->pool, l->gate.type, c->xn, n, E, E, c->act);

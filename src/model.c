@@ -139,6 +139,7 @@ static r1_status bind_vec(loader *L, const char *name, int64_t n, bool optional,
 #define TRY(expr) do { r1_status s_ = (expr); if (s_ != R1_OK) return s_; } while (0)
 
 /* ---- hyper-parameters ------------------------------------------------------------- */
+/* Fills m->info and the RoPE / MLA constants from the metadata (see the file header). */
 static r1_status load_hparams(loader *L) {
     r1_model *m = L->m;
     r1_model_info *I = &m->info;
@@ -215,6 +216,7 @@ static r1_status load_hparams(loader *L) {
 }
 
 /* ---- tensors ------------------------------------------------------------------------ */
+/* Binds layer il's tensors (by the arch's attention / FFN kinds) and sets its cache widths. */
 static r1_status bind_layer(loader *L, int il) {
     r1_model *m = L->m;
     const r1_model_info *I = &m->info;
@@ -262,6 +264,8 @@ static r1_status bind_layer(loader *L, int il) {
     return R1_OK;
 }
 
+/* Binds token_embd (sets n_vocab), output_norm, output (or the tied embedding) and every
+ * layer; sets kv_bytes_per_token. */
 static r1_status bind_tensors(loader *L) {
     r1_model *m = L->m;
     r1_model_info *I = &m->info;
@@ -304,6 +308,8 @@ static r1_status bind_tensors(loader *L) {
 #pragma weak r1_tokenizer_load_gguf
 #pragma weak r1_tokenizer_free
 
+/* Builds m->tok from the file; on failure leaves it NULL with the reason in tok_error
+ * (the weights stay usable: r1 logits / r1 info need no tokenizer). */
 static void load_tokenizer(r1_model *m, const r1_model_params *p) {
     if (!r1_tokenizer_load_gguf) {
         snprintf(m->tok_error, sizeof m->tok_error, "tokenizer support not built in");
