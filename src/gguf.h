@@ -105,7 +105,8 @@ r1_status gguf_set_str(gguf_writer *w, const char *key, const char *v);
 /* Numeric array: elem_type is a scalar vtype, data holds n little-endian elements. */
 r1_status gguf_set_arr(gguf_writer *w, const char *key, gguf_vtype elem_type, const void *data, uint64_t n);
 r1_status gguf_set_arr_str(gguf_writer *w, const char *key, const char *const *strs, uint64_t n);
-/* Copies every key/value of f (except those the writer later overrides). */
+/* Copies every key/value of f (later setters override them in place), except split.*
+ * keys, which describe f's parts; arrays of arrays are copied verbatim. */
 r1_status gguf_set_all_from(gguf_writer *w, const gguf_file *f);
 /* ne has n_dims entries (ne[0] = row length). nbytes must equal r1_row_size × rows. */
 r1_status gguf_add_tensor(gguf_writer *w, const char *name, r1_type type, int n_dims,

@@ -391,6 +391,17 @@ static void test_hostile(void) {
         CHECK(kv && kv->arr_type == GGUF_ARRAY && kv->arr_n == 2 && kv->arr_bytes == 12 + 8 + 12 + 10);
         int64_t v;
         CHECK(kv && !gguf_arr_i64(kv, 0, &v));
+        /* set_all_from copies the nested array verbatim */
+        gguf_writer *w = gguf_writer_create();
+        const char *p2 = tmp_path("nest2.gguf");
+        CHECK(w && f && gguf_set_all_from(w, f) == R1_OK && gguf_writer_write(w, p2, &err) == R1_OK, "%s", err.msg);
+        gguf_writer_free(w);
+        gguf_file *f2 = NULL;
+        CHECK(gguf_open(p2, &f2, &err) == R1_OK, "%s", err.msg);
+        const gguf_kv *kv2 = f2 ? gguf_find_kv(f2, "nest") : NULL;
+        CHECK(kv && kv2 && kv2->arr_type == GGUF_ARRAY && kv2->arr_n == 2 && kv2->arr_bytes == kv->arr_bytes &&
+              !memcmp(kv2->arr_data, kv->arr_data, (size_t)kv->arr_bytes));
+        gguf_close(f2);
         gguf_close(f);
     }
     b_hdr(&b, 3, 0, 1); b_str(&b, "deep"); b_u32(&b, GGUF_ARRAY);
