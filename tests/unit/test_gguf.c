@@ -339,6 +339,29 @@ static void test_truncation(void) {
             CHECK(st == R1_OK || err.msg[0], "byte %zu: failure without message", i);
         }
     }
+    /* random multi-byte mutations (fixed-seed LCG); a file that opens must have every
+     * tensor's last byte inside the map (ASan checks the access) */
+    uint64_t rng = 12345;
+    for (int it = 0; it < 2000; it++) {
+        bb c = b;
+        int k = 1 + (int)((rng >> 33) % 4);
+        for (int j = 0; j < k; j++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            size_t pos = (size_t)(rng >> 33) % b.n;
+            c.d[pos] = (uint8_t)(rng >> 20);
+        }
+        const char *p = tmp_path("mut.gguf");
+        write_bytes(p, c.d, c.n);
+        gguf_file *f = NULL;
+        r1_status st = gguf_open(p, &f, &err);
+        CHECK(st == R1_OK || err.msg[0], "mutation %d: failure without message", it);
+        for (int64_t i = 0; f && i < gguf_n_tensors(f); i++) {
+            const gguf_tensor *t = gguf_tensor_at(f, i);
+            volatile uint8_t last = ((const uint8_t *)t->data)[t->nbytes - 1];
+            (void)last;
+        }
+        gguf_close(f);
+    }
 }
 
 static void test_hostile(void) {
