@@ -183,6 +183,7 @@ typedef struct out_ctx {
     const gen_opts *o;
     gen_result *r;
     bool tty, dim_on, status_shown;
+    bool answer_started;   /* TTY: newlines before the first answer byte are not shown */
 } out_ctx;
 
 static bool append(char **buf, size_t *len, size_t *cap, const char *s, size_t n) {
@@ -219,6 +220,12 @@ static void emit(void *user, int kind, const char *s, size_t n) {
         append(&r->content, &r->n_content_b, &r->cap_c, s, n);
         if (show) {
             if (oc->status_shown) { term_status_clear(stderr); oc->status_shown = false; }
+            if (oc->tty && !oc->answer_started) {   /* the "\n\n" after </think> */
+                while (n && (*s == '\n' || *s == '\r')) { s++; n--; }
+                if (!n) break;
+                if (oc->r->n_reasoning_b && !oc->o->hide_thinking) fputc('\n', stdout);
+            }
+            oc->answer_started = true;
             fwrite(s, 1, n, stdout);
         }
     }
