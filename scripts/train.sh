@@ -27,13 +27,13 @@ final="$out/sft.gguf"
 if [ "$grpo" -gt 0 ]; then
   cp "$out/sft.ckpt" "$out/grpo.ckpt"
   "$r1" train --resume --seed "$seed" --threads "$threads" --tasks add,sub --digits 3 --sft-steps 900 \
-    --grpo-steps "$grpo" --batch 8 --group 8 --grpo-lr 2e-4 --eval-n 50 --eval-every 25 \
-    --ckpt "$out/grpo.ckpt" --ckpt-every 25 --log "$out/grpo.csv" -o "$out/grpo.gguf"
+    --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 5e-5 --eval-n 50 --eval-every 10 \
+    --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
   final="$out/grpo.gguf"
 fi
 echo "pipeline time: $(( $(date +%s) - start )) s"
 "$r1" train --eval --ckpt "$out/sft.ckpt" --tasks add,sub --digits 3 --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_sft.txt"
-[ "$grpo" -gt 0 ] && "$r1" train --eval --ckpt "$out/grpo.ckpt" --tasks add,sub --digits 3 --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_grpo.txt"
+if [ "$grpo" -gt 0 ]; then "$r1" train --eval --ckpt "$out/grpo.ckpt" --tasks add,sub --digits 3 --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_grpo.txt"; fi
 plot() { # out-dir png: curves from the CSV logs (later rows win when a resumed run repeats steps)
   local d=$1
   for f in "$d"/*.csv; do awk -F, 'NR==1{next} {row[$1]=$0} END{for (k in row) print row[k]}' "$f" | sort -t, -k1,1n > "${f%.csv}.dat"; done
