@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+"""compare.py EXPECTED.jsonl ACTUAL_IDS_LINES [LABEL]: compares the `ids` (or the field
+given by $FIELD) of each expected line with the JSON id array on the same line of the
+actual output. Prints mismatches and a summary; exit 1 on any mismatch."""
+import json, os, sys
+field = os.environ.get("FIELD", "ids")
+exp = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
+act = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+label = sys.argv[3] if len(sys.argv) > 3 else sys.argv[1]
+bad = 0
+if len(exp) != len(act):
+    print(f"{label}: {len(exp)} expected lines, {len(act)} actual"); sys.exit(1)
+for e, a in zip(exp, act):
+    if e[field] != a:
+        bad += 1
+        if bad <= 10:
+            print(f"  MISMATCH {label}: {e['text'][:80]!r}\n    expected {e[field][:40]}\n    got      {a[:40]}")
+print(f"{label}: {len(exp) - bad}/{len(exp)} exact")
+sys.exit(1 if bad else 0)
