@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """compare.py EXPECTED.jsonl ACTUAL_IDS_LINES [LABEL]: compares the `ids` (or the field
-given by $FIELD) of each expected line with the JSON id array on the same line of the
+given by $FIELD, dotted path like qwen2.ids) of each expected line with the JSON id array on the same line of the
 actual output. Prints mismatches and a summary; exit 1 on any mismatch."""
 import json, os, sys
 field = os.environ.get("FIELD", "ids")
@@ -11,9 +11,11 @@ bad = 0
 if len(exp) != len(act):
     print(f"{label}: {len(exp)} expected lines, {len(act)} actual"); sys.exit(1)
 for e, a in zip(exp, act):
-    if e[field] != a:
+    want = e
+    for k in field.split("."): want = want[k]
+    if want != a:
         bad += 1
         if bad <= 10:
-            print(f"  MISMATCH {label}: {e['text'][:80]!r}\n    expected {e[field][:40]}\n    got      {a[:40]}")
+            print(f"  MISMATCH {label}: {e['text'][:80]!r}\n    expected {want[:40]}\n    got      {a[:40]}")
 print(f"{label}: {len(exp) - bad}/{len(exp)} exact")
 sys.exit(1 if bad else 0)
