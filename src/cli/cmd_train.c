@@ -13,7 +13,7 @@ static void usage(FILE *f) {
         "  -o, --out PATH        GGUF to write at the end (default models/r1-demo.gguf)\n"
         "  --ckpt PATH           checkpoint file (saved every --ckpt-every steps and at the end)\n"
         "  --resume              continue from --ckpt (exactly, with the same --threads)\n"
-        "  --seed N              RNG seed (default 1)\n"
+        "  --seed N              RNG seed (default 1; with --resume it replaces the checkpoint's)\n"
         "  --sft-steps N         supervised steps (default 600)\n"
         "  --grpo-steps N        GRPO steps (default 0)\n"
         "  --stop-at N           stop after N steps in all (checkpoint; resume later)\n"
@@ -73,7 +73,7 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--bench")) bench = atoi(v);
         else if (OPT("-o") || OPT("--out")) o.out = v;
         else if (OPT("--ckpt")) o.ckpt = v;
-        else if (OPT("--seed")) o.seed = strtoull(v, NULL, 10);
+        else if (OPT("--seed")) { o.seed = strtoull(v, NULL, 10); o.seed_override = true; }
         else if (OPT("--sft-steps")) o.sft_steps = atoll(v);
         else if (OPT("--grpo-steps")) o.grpo_steps = atoll(v);
         else if (OPT("--stop-at")) o.stop_at = atoll(v);

@@ -257,6 +257,7 @@ r1_status tr_create(const tr_opts *o, bool resume, tr_state **out, r1_error *err
         st = tm_checkpoint_load(o->ckpt, &s->c, &s->step, &s->rng, &s->params, &s->m, &s->v, err);
         if (st != R1_OK) { free(s); return st; }
         s->o.cfg = s->c;
+        if (o->seed_override) s->rng = o->seed;
     } else {
         if ((st = tm_config_check(&s->c, err)) != R1_OK) { free(s); return st; }
         size_t n = tm_n_params(&s->c);

@@ -15,6 +15,7 @@
 typedef struct tr_opts {
     tm_config cfg;
     uint64_t seed;
+    bool seed_override;     /* on resume: replace the checkpoint's seed (new data/rollouts from here on) */
     int threads;
     int batch;              /* SFT sequences per step; GRPO prompts per step            */
     int group;              /* GRPO samples per prompt (G)                              */
