@@ -25,15 +25,15 @@ static double rng_normal(uint64_t *s) {
 
 r1_status tm_config_check(const tm_config *c, r1_error *err) {
     if (c->dim <= 0 || c->n_heads <= 0 || c->dim % c->n_heads)
-        return r1_set_error(err, R1_ERR_INVALID_ARG, "train: dim %d not a multiple of n_heads %d", c->dim, c->n_heads);
+        return r1_set_error(err, R1_ERR_INVALID_ARG, "model config: dim %d not a multiple of n_heads %d", c->dim, c->n_heads);
     if ((c->dim / c->n_heads) % 2)
-        return r1_set_error(err, R1_ERR_INVALID_ARG, "train: head_dim %d must be even (RoPE pairs)", c->dim / c->n_heads);
+        return r1_set_error(err, R1_ERR_INVALID_ARG, "model config: head_dim %d must be even (RoPE pairs)", c->dim / c->n_heads);
     if (c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads)
-        return r1_set_error(err, R1_ERR_INVALID_ARG, "train: n_heads %d not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
+        return r1_set_error(err, R1_ERR_INVALID_ARG, "model config: n_heads %d not a multiple of n_kv_heads %d", c->n_heads, c->n_kv_heads);
     if (c->n_layers <= 0 || c->n_layers > TM_MAX_LAYERS)
-        return r1_set_error(err, R1_ERR_INVALID_ARG, "train: n_layers %d out of range 1..%d", c->n_layers, TM_MAX_LAYERS);
+        return r1_set_error(err, R1_ERR_INVALID_ARG, "model config: n_layers %d out of range 1..%d", c->n_layers, TM_MAX_LAYERS);
     if (c->hidden <= 0 || c->vocab <= 0 || c->seq_len < 2 || !(c->eps > 0) || !(c->rope_base > 0))
-        return r1_set_error(err, R1_ERR_INVALID_ARG, "train: hidden/vocab/seq_len/eps/rope_base out of range");
+        return r1_set_error(err, R1_ERR_INVALID_ARG, "model config: hidden/vocab/seq_len/eps/rope_base out of range");
     return R1_OK;
 }
 

@@ -249,7 +249,7 @@ static double run_jobs(tr_state *s, seqitem *items, int n, int mode, uint64_t se
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 r1_status tr_create(const tr_opts *o, bool resume, tr_state **out, r1_error *err) {
     tr_state *s = calloc(1, sizeof *s);
-    if (!s) return r1_set_error(err, R1_ERR_NOMEM, "train: out of memory");
+    if (!s) return r1_set_error(err, R1_ERR_NOMEM, "out of memory for the trainer");
     s->o = *o;
     s->c = o->cfg;
     r1_status st = R1_OK;
@@ -264,7 +264,7 @@ r1_status tr_create(const tr_opts *o, bool resume, tr_state **out, r1_error *err
         s->params = malloc(n * 4); s->m = calloc(n, 4); s->v = calloc(n, 4);
         s->rng = o->seed;
     }
-    if (s->c.seq_len > MAX_SEQ) { tr_free(s); return r1_set_error(err, R1_ERR_INVALID_ARG, "train: seq_len %d > %d", s->c.seq_len, MAX_SEQ); }
+    if (s->c.seq_len > MAX_SEQ) { tr_free(s); return r1_set_error(err, R1_ERR_INVALID_ARG, "model config: seq_len (--ctx) %d > %d", s->c.seq_len, MAX_SEQ); }
     s->n = tm_n_params(&s->c);
     tm_params_view(&s->c, s->params, &s->p);
     if (!resume) tm_params_init(&s->c, &s->p, o->seed);
@@ -272,7 +272,7 @@ r1_status tr_create(const tr_opts *o, bool resume, tr_state **out, r1_error *err
     for (int k = 0; k < s->nt; k++) {
         s->gbuf[k] = calloc(s->n, sizeof(float));
         s->scr[k] = tm_scratch_new(&s->c);
-        if (!s->gbuf[k] || !s->scr[k]) { tr_free(s); return r1_set_error(err, R1_ERR_NOMEM, "train: out of memory"); }
+        if (!s->gbuf[k] || !s->scr[k]) { tr_free(s); return r1_set_error(err, R1_ERR_NOMEM, "out of memory for the trainer"); }
         tm_params_view(&s->c, s->gbuf[k], &s->g[k]);
     }
     if (o->log) {
@@ -365,7 +365,7 @@ r1_status tr_run(tr_state *s, r1_error *err) {
     int64_t total = o->sft_steps + o->grpo_steps;
     int nitems = R1_MAX(o->batch, o->batch * R1_MAX(1, o->group));
     seqitem *items = calloc((size_t)nitems, sizeof *items);
-    if (!items) return r1_set_error(err, R1_ERR_NOMEM, "train: out of memory");
+    if (!items) return r1_set_error(err, R1_ERR_NOMEM, "out of memory for the trainer");
     r1_status st = R1_OK;
     while (s->step < total && !(o->stop_at > 0 && s->step >= o->stop_at)) {
         bool sft = s->step < o->sft_steps;
