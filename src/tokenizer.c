@@ -145,7 +145,7 @@ static bool merge_get(const r1_tokenizer *t, int32_t a, int32_t b, uint32_t *ran
 /* ---- building ------------------------------------------------------------------------ */
 static const char *EOG_PIECES[] = {
     "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|EOT|>", "<|endoftext|>", "<|end_of_text|>",
-    "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
+    "<\357\275\234end\342\226\201of\342\226\201sentence\357\275\234>",   /* <｜end▁of▁sentence｜> */
 };
 
 static int cmp_added(const void *a, const void *b, void *arg) {
