@@ -134,6 +134,27 @@ static void test_nfc_and_errors(void) {
     REQUIRE(t, "load");
     CHECK(r1_tokenize(t, NULL, 3, 0, &idsp, &nn, &e) == R1_ERR_INVALID_ARG, " ");
     r1_tokenizer_free(t);
+    /* corrupt / unsupported files: clear errors naming the file, never a crash */
+    static const char *bad[] = {"{\"model\":", "[]", "{\"model\":{\"type\":\"Unigram\"}}",
+                                "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":-5},\"merges\":[]}}",
+                                "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[\"ab\"]}}",
+                                "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Metaspace\"}}",
+                                "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},\"pre_tokenizer\":{\"type\":\"Split\",\"pattern\":{\"Regex\":\"(\"},\"behavior\":\"Isolated\"}}"};
+    char path[128];
+    snprintf(path, sizeof path, "/tmp/r1_test_tok_bad_%d.json", (int)getpid());
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        FILE *f = fopen(path, "w");
+        REQUIRE(f, "tmp file");
+        fputs(bad[i], f); fclose(f);
+        x = NULL;
+        r1_status st = r1_tokenizer_load_json(path, NULL, &x, &e);
+        CHECK(st != R1_OK && x == NULL && strstr(e.msg, path), "case %zu: %d %s", i, (int)st, e.msg);
+    }
+    FILE *f = fopen(path, "w");
+    REQUIRE(f, "tmp file");
+    fputs("{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]}}", f); fclose(f);
+    CHECK(r1_tokenizer_load_json(path, "no-such-pre", &x, &e) == R1_ERR_UNSUPPORTED && strstr(e.msg, "deepseek-v3"), "%s", e.msg);
+    remove(path);
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
