@@ -10,7 +10,7 @@ Attention (MLA, expanded form), per token x (after attn_norm):
        per head [nope | rope];  q_pe gets RoPE
   ckv|k_pe = Wkv_a_mqa x     (kv_lora_rank | n_rot); c = rmsnorm(ckv) * attn_kv_a_norm
   k_pe: RoPE, shared by all heads
-  per head [k_nope | v] = Wkv_b c   (attn_kv_b layout only; split attn_k_b/attn_v_b not read)
+  per head [k_nope | v] = Wkv_b c   (or split: k_nope = c·attn_k_b[h], v = attn_v_b[h]·c)
   score = (q_nope·k_nope + q_pe·k_pe) * mscale² / sqrt(nope + rope), causal softmax
 RoPE: NORM (interleaved pairs 2i, 2i+1), as llama.cpp's rope type for deepseek2.
 YaRN (rope.scaling.type yarn): theta_i = base^(-2i/n_rot); interp = theta/factor;
@@ -59,9 +59,9 @@ def forward(g, tokens):
     n_layer, n_head = int(k('block_count')), int(k('attention.head_count'))
     eps = float(k('attention.layer_norm_rms_epsilon'))
     n_rot = int(k('rope.dimension_count'))
-    hk, hv = int(k('attention.key_length')), int(k('attention.value_length'))
-    if g.has('blk.0.attn_k_b.weight'):
-        raise ValueError('deepseek2.py: split attn_k_b/attn_v_b layout not supported')
+    # split-layout files (converter's MLA form) carry the per-head sizes in *_mla keys
+    hk = int(k('attention.key_length_mla', k('attention.key_length')))
+    hv = int(k('attention.value_length_mla', k('attention.value_length')))
     nope = hk - n_rot
     kvr = int(k('attention.kv_lora_rank'))
     base = float(k('rope.freq_base', 10000.0))
@@ -104,7 +104,11 @@ def forward(g, tokens):
         kv = a @ t('attn_kv_a_mqa.weight').T                       # [T, kvr + n_rot]
         c = rmsnorm(kv[:, :kvr], t('attn_kv_a_norm.weight'), eps)
         k_pe = rope_norm(kv[:, None, kvr:], pos, theta)[:, 0, :]     # [T, n_rot]
-        kvb = (c @ t('attn_kv_b.weight').T).reshape(T, n_head, nope + hv)
+        if g.has(p + 'attn_kv_b.weight'):
+            kvb = (c @ t('attn_kv_b.weight').T).reshape(T, n_head, nope + hv)
+        else:  # attn_k_b: [n_head, kvr, nope], attn_v_b: [n_head, hv, kvr]
+            kb, vb = t('attn_k_b.weight'), t('attn_v_b.weight')
+            kvb = np.concatenate([np.einsum('tc,hcn->thn', c, kb), np.einsum('tc,hvc->thv', c, vb)], axis=2)
         out = np.empty((T, n_head, hv))
         for h in range(n_head):
             s = (q[:, h, :nope] @ kvb[:, h, :nope].T + q_pe[:, h] @ k_pe.T) * scale + mask
