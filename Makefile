@@ -1,6 +1,7 @@
 # r1 — build, test, bench.  See README.md.
 #   make            build build/r1 (and build/libr1.a)
-#   make test       unit tests + integration tests (oracles: numpy, llama.cpp, HF tokenizers)
+#   make test       unit tests + integration tests (oracles: numpy, llama.cpp, HF tokenizers),
+#                   then the unit tests again under ASan + UBSan
 #   make asan       unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make debug      -O0 build in build-debug/
 #   make run        run the built-in demo model
@@ -74,6 +75,7 @@ unit: $(UNIT_BIN)
 
 test: all $(UNIT_BIN)
 	@tests/run_all.sh $(BUILD)
+	@$(MAKE) --no-print-directory asan
 
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 unit

@@ -81,7 +81,10 @@ typedef struct r1_model_info {
 } r1_model_info;
 
 const r1_model_info  *r1_model_get_info(const r1_model *model);
+/* The model's tokenizer, or NULL when the file has none or it could not be loaded
+ * (the weights stay usable); r1_model_tokenizer_error() then says why ("" otherwise). */
 const r1_tokenizer   *r1_model_get_tokenizer(const r1_model *model);
+const char           *r1_model_tokenizer_error(const r1_model *model);
 /* Raw GGUF metadata string (e.g. "tokenizer.chat_template"), NULL if absent. */
 const char *r1_model_meta_str(const r1_model *model, const char *key);
 

@@ -7,11 +7,8 @@
 #include "chat.h"
 #include "common.h"
 
-#pragma weak r1_tokenize   /* tokenizer module may be absent while being written */
-
 r1_status chat_tokenize(const r1_tokenizer *tok, const chat_prompt *p, int32_t **ids, size_t *n_ids, r1_error *err) {
     *ids = NULL; *n_ids = 0;
-    if (!r1_tokenize) return r1_set_error(err, R1_ERR_UNSUPPORTED, "tokenizer support not built in");
     int32_t *all = NULL;
     size_t n_all = 0;
     for (int i = 0; i < p->n_segs; i++) {

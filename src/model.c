@@ -29,6 +29,7 @@ r1_model_params r1_model_default_params(void) {
 const gguf_file *r1_model_gguf(const r1_model *m) { return m->gf; }
 const r1_model_info *r1_model_get_info(const r1_model *m) { return &m->info; }
 const r1_tokenizer *r1_model_get_tokenizer(const r1_model *m) { return m->tok; }
+const char *r1_model_tokenizer_error(const r1_model *m) { return m->tok ? "" : m->tok_error; }
 
 /* ---- metadata helpers ------------------------------------------------------------ */
 typedef struct loader {
@@ -302,19 +303,11 @@ static r1_status bind_tensors(loader *L) {
     return R1_OK;
 }
 
-/* ---- tokenizer -------------------------------------------------------------------------
- * The tokenizer module is linked weakly while it is being written: when the library is
- * built without it, the model loads with tok == NULL and tok_error says why. */
-#pragma weak r1_tokenizer_load_gguf
-#pragma weak r1_tokenizer_free
+/* ---- tokenizer ------------------------------------------------------------------------- */
 
 /* Builds m->tok from the file; on failure leaves it NULL with the reason in tok_error
  * (the weights stay usable: r1 logits / r1 info need no tokenizer). */
 static void load_tokenizer(r1_model *m, const r1_model_params *p) {
-    if (!r1_tokenizer_load_gguf) {
-        snprintf(m->tok_error, sizeof m->tok_error, "tokenizer support not built in");
-        return;
-    }
     r1_error e = {0};
     if (r1_tokenizer_load_gguf(m->path, p->pretokenizer, &m->tok, &e) != R1_OK) {
         m->tok = NULL;
@@ -379,7 +372,7 @@ fail:
 
 void r1_model_free(r1_model *m) {
     if (!m) return;
-    if (m->tok && r1_tokenizer_free) r1_tokenizer_free(m->tok);
+    r1_tokenizer_free(m->tok);
     free(m->layers);
     if (m->meta_str)
         for (int64_t i = 0; i < gguf_n_kv(m->gf); i++) free(m->meta_str[i]);

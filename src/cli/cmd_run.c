@@ -11,8 +11,6 @@
 #include "term.h"
 #include <cjson/cJSON.h>
 
-#pragma weak r1_tokenize   /* see gen.c: the tokenizer module may be absent; gen_open checks */
-
 static void usage(FILE *f) {
     fprintf(f, "usage: r1 run [options] [-p PROMPT | < prompt.txt]\n");
     gen_usage_opts(f);

@@ -7,18 +7,6 @@
 #include <errno.h>
 #include <math.h>
 
-/* The tokenizer module is linked weakly while it is being written (as in model.c): without
- * it a model loads with no tokenizer and gen_open stops with a clear error before any of
- * these is called. */
-#pragma weak r1_tokenize
-#pragma weak r1_detok_create
-#pragma weak r1_detok_free
-#pragma weak r1_detok_push
-#pragma weak r1_detok_flush
-#pragma weak r1_token_is_eog
-#pragma weak r1_token_is_special
-#pragma weak r1_token_to_bytes
-
 void gen_opts_init(gen_opts *o) {
     memset(o, 0, sizeof *o);
     o->n_predict = -1;
@@ -121,9 +109,11 @@ r1_status gen_open(gen_session *s, const gen_opts *o, volatile sig_atomic_t *sto
     if (st) return st;
     s->tok = r1_model_get_tokenizer(s->model);
     s->n_vocab = r1_model_get_info(s->model)->n_vocab;
-    if (!s->tok || !r1_tokenize || !r1_detok_create) {
+    if (!s->tok) {
+        r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: the model has no usable tokenizer (%s)", path,
+                     r1_model_tokenizer_error(s->model));
         gen_close(s);
-        return r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: the model has no usable tokenizer", path);
+        return R1_ERR_UNSUPPORTED;
     }
     r1_context_params cp = r1_context_default_params();
     int train_ctx = r1_model_get_info(s->model)->n_ctx_train;

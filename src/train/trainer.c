@@ -313,7 +313,7 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
     double len = 0;
     for (int a = 0; a < total; a += samples) {
         int k = items[a].t.kind;
-        if (ev->n[k] == 0) snprintf(ev->sample[k], sizeof ev->sample[k], "%s -> %s", items[a].t.prompt, items[a].text);
+        if (ev->n[k] == 0) snprintf(ev->sample[k], sizeof ev->sample[k], "%.79s -> %.300s", items[a].t.prompt, items[a].text);
         bool any = false;
         for (int r = 0; r < samples; r++) {
             seqitem *it = &items[a + r];

@@ -11,14 +11,25 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdarg.h>
+/* Prints the optional detail of a failed CHECK (format always starts with a space, so a
+ * CHECK without a message is not a zero-length format). */
+static void t_note_(const char *fmt, ...) __attribute__((format(printf, 1, 2), unused));
+static void t_note_(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
 static int t_checks_failed_ = 0, t_tests_passed_ = 0, t_tests_failed_ = 0, t_cur_failed_ = 0;
 
 #define CHECK(cond, ...)                                                           \
     do {                                                                           \
         if (!(cond)) {                                                             \
             t_checks_failed_++; t_cur_failed_ = 1;                                  \
-            fprintf(stderr, "  FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);      \
-            fprintf(stderr, "" __VA_ARGS__);                                       \
+            fprintf(stderr, "  FAIL %s:%d: %s ", __FILE__, __LINE__, #cond);       \
+            t_note_(" " __VA_ARGS__);                                              \
             fputc('\n', stderr);                                                   \
         }                                                                          \
     } while (0)

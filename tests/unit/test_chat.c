@@ -1,7 +1,6 @@
 /* test_chat.c — reasoning splitter at every byte boundary, template rendering and
  * recognition, message JSON. (Byte-exact comparison with the real Jinja templates is
  * tests/integration/chat_template.sh.) */
-#pragma GCC diagnostic ignored "-Wformat-zero-length"  /* CHECK(cond) without a message */
 #include "test.h"
 #include "chat.h"
 #include "common.h"

@@ -6,7 +6,6 @@
  * Files go to a mkdtemp() folder under $TMPDIR (default /tmp), removed at the end.
  */
 /* CHECK(cond) without a message expands to fprintf(stderr, ""). */
-#pragma GCC diagnostic ignored "-Wformat-zero-length"
 #include "gguf.h"
 #include "test.h"
 #include <dirent.h>

@@ -1,5 +1,4 @@
 /* test_sampler.c — sampler chain: exact cut sets, greedy, penalty, RNG statistics. */
-#pragma GCC diagnostic ignored "-Wformat-zero-length"  /* CHECK(cond) without a message */
 #include "test.h"
 #include "sampler.h"
 #include "common.h"
