@@ -43,7 +43,9 @@ int cmd_info(int argc, char **argv) {
     printf("file:          %s (%.2f MiB, GGUF v%u)\n", path, I->file_bytes / 1048576.0, gguf_version(gf));
     printf("name:          %s\n", I->name);
     printf("architecture:  %s\n", I->arch);
-    printf("parameters:    %lld (%.3f B)\n", (long long)I->n_params, I->n_params / 1e9);
+    double np = (double)I->n_params;
+    printf("parameters:    %lld (%.3g %s)\n", (long long)I->n_params, np >= 1e9 ? np / 1e9 : np / 1e6,
+           np >= 1e9 ? "B" : "M");
     printf("hyper-parameters:\n");
     printf("  %-18s %d\n  %-18s %d\n  %-18s %d\n  %-18s %d\n  %-18s %d\n  %-18s %d\n  %-18s %d\n  %-18s %d\n",
            "n_vocab", I->n_vocab, "n_ctx_train", I->n_ctx_train, "n_embd", I->n_embd, "n_layer", I->n_layer,
