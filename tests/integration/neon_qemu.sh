@@ -2,13 +2,13 @@
 # neon_qemu.sh BUILD — cross-compiles the quant library files + tests/unit/test_quant.c
 # for aarch64 (static, armv8.2-a+dotprod+fp16 for the NEON file) and runs it under
 # qemu-aarch64 with a CPU that has dotprod/fp16: every NEON kernel vs scalar.
-# Skips (exit 0 with a note) when the cross compiler or qemu is missing.
+# Fails when the cross compiler or qemu is missing.
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/../.."
 CROSS=${CROSS:-aarch64-linux-gnu-gcc}
 if ! command -v "$CROSS" >/dev/null || ! command -v qemu-aarch64 >/dev/null; then
-  echo "neon_qemu: SKIP ($CROSS or qemu-aarch64 not installed)"; exit 0
+  echo "neon_qemu: FAIL ($CROSS or qemu-aarch64 not installed)"; exit 1
 fi
 out="$build/neon"; mkdir -p "$out"
 flags="-std=c11 -Wall -Wextra -Werror -O2 -D_GNU_SOURCE -Iinclude -Isrc -pthread"

