@@ -1,0 +1,40 @@
+/*
+ * bench.h — measuring helpers for `r1 bench` (internal).
+ *
+ *   r1_bench_weight_bytes   bytes of weights one decoded token reads, from the GGUF tensor
+ *                           table: every tensor except token_embd.weight (a row gather) —
+ *                           unless the model has no output.weight, in which case the tied
+ *                           embedding matrix is read whole by the output projection; routed
+ *                           expert tensors ("*_exps.*") count n_expert_used / n_expert of their
+ *                           size (the expected share one token touches).
+ *   r1_bench_bandwidth      STREAM-like read probe: n threads each sum their slice of a
+ *                           buffer (sized ≫ last-level cache); best of `reps` passes, GB/s
+ *                           (1e9 bytes/s).
+ *   r1_bench_stats          median / min / max / stdev of a sample.
+ *   r1_bench_peak_rss_bytes peak resident set size of this process (getrusage).
+ */
+#ifndef R1_BENCH_H
+#define R1_BENCH_H
+#include "r1.h"
+
+typedef struct r1_bench_weights {
+    uint64_t bytes_per_token;   /* expected weight bytes read per decoded token          */
+    uint64_t dense_bytes;       /* non-expert tensors counted above                        */
+    uint64_t expert_bytes;      /* all routed-expert tensors (before the n_used share)    */
+    int      n_expert, n_expert_used;  /* 0 for dense models                               */
+    const char *main_type;      /* static name of the type holding the most bytes ("q8_0") */
+} r1_bench_weights;
+
+/* Reads the tensor table of the GGUF file at `path` (all parts of a split file). */
+r1_status r1_bench_weight_bytes(const char *path, r1_bench_weights *out, r1_error *err);
+
+/* Allocates `bytes` (rounded down to 64 KiB multiples, >= 64 KiB), fills it, and returns in
+ * *gbps the best read bandwidth of `reps` passes with `n_threads` threads. */
+r1_status r1_bench_bandwidth(size_t bytes, int n_threads, int reps, double *gbps, r1_error *err);
+
+typedef struct r1_bench_stat { double median, min, max, stdev; } r1_bench_stat;
+/* Statistics of x[0..n) (n >= 1; x is reordered). */
+r1_bench_stat r1_bench_stats(double *x, int n);
+
+uint64_t r1_bench_peak_rss_bytes(void);
+#endif
