@@ -21,6 +21,7 @@ if [ "${QUICK:-0}" = 1 ]; then
   P=${P:-64}; N=${N:-16}; REPS=${REPS:-1}; MODELS=${MODELS:-"qwen-q8_0 ds2-q8_0"}
 fi
 THREADS=${THREADS:-2}; REPS=${REPS:-3}; P=${P:-512}; N=${N:-128}; DS2_DEPTH=${DS2_DEPTH:-0}
+export THREADS REPS P N
 DS2_LAYERS=${DS2_LAYERS:-4}
 MODELS=${MODELS:-"qwen-f16 qwen-q8_0 qwen-q4_k_m ds2-q8_0 ds2-q4_k_m"}
 mdir="$build/models"
@@ -61,3 +62,53 @@ for m in $MODELS; do model "$m" >/dev/null; done
 # the ds2 F16 intermediate is large and not benchmarked unless asked for
 case " $MODELS " in *" ds2-f16 "*) ;; *) rm -f "$mdir/bench-ds2-f16.gguf";; esac
 [ "${GEN_ONLY:-0}" = 1 ] && exit 0
+
+ll=$(bash tests/oracle/build_bench.sh "$build")
+out="$build/bench"
+mkdir -p "$out"
+rm -f "$out"/*.json
+# one (model, test) pair: r1 then llama.cpp, JSON kept in $out/<model>.<test>.{r1,ll}.json
+pair() { # MODEL TEST ARGS...
+  local m=$1 t=$2; shift 2
+  local f; f=$(model "$m")
+  "$r1" bench -m "$f" -t "$THREADS" -r "$REPS" --json "$@" > "$out/$m.$t.r1.json" \
+    || { echo "bench/run.sh: r1 bench failed on $m $t" >&2; rm -f "$out/$m.$t.r1.json"; }
+  "$ll" -m "$f" -t "$THREADS" -r "$REPS" --json "$@" > "$out/$m.$t.ll.json" \
+    || { echo "bench/run.sh: llama_bench failed on $m $t" >&2; rm -f "$out/$m.$t.ll.json"; }
+}
+echo "bench: THREADS=$THREADS REPS=$REPS P=$P N=$N DS2_DEPTH=$DS2_DEPTH; load: $(uptime | sed 's/.*load/load/')" >&2
+for m in $MODELS; do
+  # the bandwidth probe runs once per r1 invocation; 1 GiB, best of 3
+  pair "$m" base -p "$P" -n "$N"
+  case $m in ds2-*) [ "$DS2_DEPTH" -gt 0 ] && pair "$m" depth -p 0 -n "$N" -d "$DS2_DEPTH";; esac
+done
+/usr/bin/python3 - "$out" $MODELS <<'PY'
+import json, os, sys
+out, models = sys.argv[1], sys.argv[2:]
+def load(m, t, e):
+    p = os.path.join(out, f"{m}.{t}.{e}.json")
+    return json.load(open(p)) if os.path.exists(p) else None
+rows, bw = [], None
+for m in models:
+    for t in ("base", "depth"):
+        r, l = load(m, t, "r1"), load(m, t, "ll")
+        if not r and not l: continue
+        bw = bw or (r or {}).get("bandwidth_gbps")
+        for k in ("pp", "tg"):
+            rk, lk = (r or {}).get(k, {}), (l or {}).get(k, {})
+            if not rk.get("n") and not lk.get("n"): continue
+            d = (r or l).get("depth", 0)
+            test = (f"pp{P}" if k == "pp" else f"tg{N}" + (f"@d{d}" if d else ""))
+            rt, lt = rk.get("tps_median"), lk.get("tps_median")
+            rows.append((m, test, rt, lt, rt / lt if rt and lt else None,
+                         rk.get("gbps"), rk.get("gbps") / r["bandwidth_gbps"] if rk.get("gbps") and r.get("bandwidth_gbps") else None,
+                         (r or {}).get("peak_rss_mib"), (l or {}).get("peak_rss_mib")))
+P, N = os.environ.get("P", "512"), os.environ.get("N", "128")
+f = lambda v, fmt: (fmt % v) if v is not None else "-"
+print("| model | test | r1 t/s | llama.cpp t/s | r1/llama.cpp | r1 GB/s | % of BW | r1 peak RSS MiB | llama.cpp peak RSS MiB |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+for m, t, rt, lt, ratio, g, frac, rr, lr in rows:
+    print(f"| {m} | {t} | {f(rt,'%.2f')} | {f(lt,'%.2f')} | {f(ratio,'%.2f')} | {f(g,'%.2f') if t.startswith('tg') else '-'} | "
+          f"{f(100*frac if frac is not None else None,'%.0f%%') if t.startswith('tg') else '-'} | {f(rr,'%.0f')} | {f(lr,'%.0f')} |")
+print(f"\nmemory read bandwidth (r1 probe, {os.environ.get('THREADS','2')} threads): {f(bw,'%.2f')} GB/s; medians of REPS={os.environ.get('REPS','3')}")
+PY

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# bench_json.sh BUILD — `r1 bench` runs on a tiny generated model (small -p/-n/-r, small
+# bandwidth probe) and its --json output is one well-formed object with the stable fields;
+# the human table prints; usage errors exit 2, a missing model exits 1. No timing assertions.
+set -uo pipefail
+build=${1:-build}
+cd "$(dirname "$0")/../.."
+make -s BUILD="$build" "$build/r1" "$build/tools/gen_model" >/dev/null || exit 1
+d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
+"$build/tools/gen_model" --arch qwen2 --preset tiny -o "$d/m.gguf" >/dev/null || { echo "bench_json: gen_model failed"; exit 1; }
+"$build/tools/gen_model" --preset v2-tiny -o "$d/moe.gguf" >/dev/null || { echo "bench_json: gen_model v2-tiny failed"; exit 1; }
+fail=0
+for m in m moe; do
+  "$build/r1" bench -m "$d/$m.gguf" -p 8 -n 4 -r 2 -d 3 -t 2 --bw-mib 16 --json > "$d/$m.json" \
+    || { echo "bench_json: r1 bench --json failed ($m)"; fail=1; continue; }
+  /usr/bin/python3 - "$d/$m.json" "$m" <<'PY' || fail=1
+import json, sys
+o = json.load(open(sys.argv[1]))
+num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+ok = (o["pp"]["n"] == 2 and num(o["pp"]["tps_median"]) and o["pp"]["tps_median"] > 0
+      and o["tg"]["n"] == 2 and num(o["tg"]["tps_median"]) and o["tg"]["tps_median"] > 0
+      and num(o["tg"]["gbps"]) and o["tg"]["gbps"] > 0 and o["threads"] == 2
+      and num(o["peak_rss_mib"]) and o["peak_rss_mib"] > 0 and num(o["bandwidth_gbps"]) and o["bandwidth_gbps"] > 0
+      and 0 < o["bytes_per_token"] <= o["file_bytes"] and o["tg"]["tps_min"] <= o["tg"]["tps_median"] <= o["tg"]["tps_max"])
+if sys.argv[2] == "moe":   # routed experts count at n_used / n_expert: well under the file size
+    ok = ok and o["bytes_per_token"] < 0.9 * o["file_bytes"]
+if not ok:
+    print("bench_json: bad fields (%s): %s" % (sys.argv[2], json.dumps(o)))
+    sys.exit(1)
+PY
+done
+"$build/r1" bench -m "$d/m.gguf" -p 4 -n 2 -r 1 --bw-mib 0 | grep -q "tg2" || { echo "bench_json: no table"; fail=1; }
+"$build/r1" bench -m "$d/m.gguf" -p 0 -n 0 2>/dev/null; [ $? = 2 ] || { echo "bench_json: -p 0 -n 0 should exit 2"; fail=1; }
+"$build/r1" bench -m "$d/m.gguf" -r x 2>/dev/null; [ $? = 2 ] || { echo "bench_json: -r x should exit 2"; fail=1; }
+"$build/r1" bench -m "$d/none.gguf" -p 4 -n 2 2>/dev/null; [ $? = 1 ] || { echo "bench_json: missing model should exit 1"; fail=1; }
+[ $fail = 0 ] && echo "bench_json: ok"
+exit $fail
