@@ -55,10 +55,24 @@ typedef struct r1_detok     r1_detok;      /* streaming detokenizer state (one p
 typedef struct r1_sampler   r1_sampler;    /* sampling chain + RNG + recent-token history                   */
 
 /* ---- model ------------------------------------------------------------------- */
+/* Load progress: done and total are bytes of tensor data (summed over all parts of a split
+ * model). Called with done = 0 first, then after each chunk of pages (every 16 MiB), with
+ * done non-decreasing, and last with done == total. Runs on the loading thread; the
+ * library prints nothing itself (a caller draws a bar and throttles it as it likes). */
+typedef void (*r1_progress_fn)(void *user, uint64_t done, uint64_t total);
+
 typedef struct r1_model_params {
     const char *pretokenizer;   /* override tokenizer.ggml.pre (NULL: from the file)              */
     bool        vocab_only;     /* load only the tokenizer + hyper-parameters, no tensors         */
-    bool        progress;       /* print a load progress bar to stderr when it is a terminal      */
+    /* Page the weights in during r1_model_load, after the file(s) are mapped and validated:
+     * one byte is read per page of tensor data (madvise(MADV_WILLNEED) a chunk ahead), so
+     * the cost of reading the file is paid at load time, with progress_cb (if set)
+     * reporting it, instead of during the first tokens. Nothing is copied: the pages are
+     * the file's page cache, mapped read-only (RSS grows to the file size, as evaluation
+     * would make it anyway). false (default): weights are paged in lazily by evaluation. */
+    bool           progress;
+    r1_progress_fn progress_cb;     /* optional; only called when progress is true            */
+    void          *progress_user;   /* passed to progress_cb                                   */
 } r1_model_params;
 
 r1_model_params r1_model_default_params(void);

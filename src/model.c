@@ -18,11 +18,13 @@
  */
 #include "model.h"
 #include <math.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static const char *const k_arch_names[] = {"llama", "qwen2", "qwen3", "deepseek2"};
 
 r1_model_params r1_model_default_params(void) {
-    r1_model_params p = {NULL, false, false};
+    r1_model_params p = {NULL, false, false, NULL, NULL};
     return p;
 }
 
@@ -315,6 +317,60 @@ static void load_tokenizer(r1_model *m, const r1_model_params *p) {
     }
 }
 
+/* ---- paging the weights in (r1_model_params.progress) ----------------------------------- */
+typedef struct span { const char *p; size_t n; } span;
+
+static int span_cmp(const void *a, const void *b) {
+    const uintptr_t x = (uintptr_t)((const span *)a)->p, y = (uintptr_t)((const span *)b)->p;
+    return x < y ? -1 : x > y;
+}
+
+/* Hint that [a, b) will be read soon (the start rounded down to its page; errors ignored). */
+static void will_need(const char *a, const char *b, uintptr_t pg) {
+    const uintptr_t s = (uintptr_t)a & ~(pg - 1);
+    if ((uintptr_t)b > s) (void)madvise((void *)s, (uintptr_t)b - s, MADV_WILLNEED);
+}
+
+/* Reads one byte of every page holding tensor data, in address order (the parts of a split
+ * model are separate maps; tensors sharing a page touch it once), one 16 MiB chunk at a
+ * time with MADV_WILLNEED on the next chunk so the kernel reads ahead while this one is
+ * faulted in. The maps are PROT_READ: reading maps the page cache, it copies nothing.
+ * Progress is reported in tensor bytes: 0 first, after every chunk, total last. */
+static r1_status touch_weights(r1_model *m, const r1_model_params *p, r1_error *err) {
+    enum { CHUNK = 16 << 20 };
+    const int64_t nt = gguf_n_tensors(m->gf);
+    span *sp = malloc((size_t)(nt > 0 ? nt : 1) * sizeof *sp);
+    if (!sp) return r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", m->path);
+    uint64_t total = 0, done = 0;
+    int64_t n = 0;
+    for (int64_t i = 0; i < nt; i++) {
+        const gguf_tensor *t = gguf_tensor_at(m->gf, i);
+        if (t->nbytes) { sp[n++] = (span){t->data, t->nbytes}; total += t->nbytes; }
+    }
+    qsort(sp, (size_t)n, sizeof *sp, span_cmp);
+    long ps = sysconf(_SC_PAGESIZE);
+    const uintptr_t pg = ps > 0 ? (uintptr_t)ps : 4096;
+    if (p->progress_cb) p->progress_cb(p->progress_user, 0, total);
+    uintptr_t next = 0;              /* first address not yet touched (pages below are done) */
+    for (int64_t i = 0; i < n; i++) {
+        const char *a = sp[i].p, *end = sp[i].p + sp[i].n;
+        will_need(a, a + (sp[i].n < CHUNK ? sp[i].n : CHUNK), pg);
+        while (a < end) {
+            const char *b = (size_t)(end - a) > CHUNK ? a + CHUNK : end;
+            if (b < end) will_need(b, (size_t)(end - b) > CHUNK ? b + CHUNK : end, pg);
+            uintptr_t q = (uintptr_t)a & ~(pg - 1);
+            if (q < next) q = next;
+            for (; q < (uintptr_t)b; q += pg) (void)*(const volatile char *)q;
+            if (q > next) next = q;
+            done += (uint64_t)(b - a);
+            a = b;
+            if (p->progress_cb) p->progress_cb(p->progress_user, done, total);
+        }
+    }
+    free(sp);
+    return R1_OK;
+}
+
 /* ---- public API ------------------------------------------------------------------------ */
 r1_status r1_model_load(const char *path, const r1_model_params *params, r1_model **out, r1_error *err) {
     if (!out) return r1_set_error(err, R1_ERR_INVALID_ARG, "r1_model_load: out is NULL");
@@ -345,6 +401,7 @@ r1_status r1_model_load(const char *path, const r1_model_params *params, r1_mode
     m->info.file_bytes = gguf_file_bytes(m->gf);
     if ((s = load_hparams(&L)) != R1_OK) goto fail;
     if (!params->vocab_only && (s = bind_tensors(&L)) != R1_OK) goto fail;
+    if (!params->vocab_only && params->progress && (s = touch_weights(m, params, err)) != R1_OK) goto fail;
     if (params->vocab_only) {   /* no tensors bound: n_vocab from the token list */
         const gguf_kv *tk = gguf_find_kv(m->gf, "tokenizer.ggml.tokens");
         if (tk && tk->type == GGUF_ARRAY && tk->arr_n <= (1u << 24)) m->info.n_vocab = (int)tk->arr_n;

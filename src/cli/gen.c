@@ -99,13 +99,54 @@ void gen_usage_opts(FILE *f) {
 
 static bool abort_cb(void *user) { const gen_session *s = user; return s->stop && *s->stop; }
 
+/* Load progress on a terminal: "loading NAME [#####.....] 1.2/3.4 GiB", redrawn at most
+ * 20 times a second (and at 100 %), then replaced by "loaded NAME (3.4 GiB) in 1.2 s". */
+typedef struct load_bar { const char *name; double last; bool drawn; } load_bar;
+
+static void fmt_size(char *buf, size_t cap, uint64_t done, uint64_t total) {
+    const bool gib = total >= (1ull << 30);
+    const double u = gib ? 1073741824.0 : 1048576.0;
+    if (done == total) snprintf(buf, cap, "%.1f %s", total / u, gib ? "GiB" : "MiB");
+    else snprintf(buf, cap, "%.1f/%.1f %s", done / u, total / u, gib ? "GiB" : "MiB");
+}
+
+static void load_bar_cb(void *user, uint64_t done, uint64_t total) {
+    load_bar *b = user;
+    const double now = r1_time_s();
+    if (b->drawn && done < total && now - b->last < 0.05) return;
+    b->last = now;
+    b->drawn = true;
+    enum { W = 24 };
+    char bar[W + 1], size[64];
+    const int k = total ? (int)((double)done / (double)total * W) : W;
+    for (int i = 0; i < W; i++) bar[i] = i < k ? '#' : '.';
+    bar[W] = 0;
+    fmt_size(size, sizeof size, done, total);
+    term_status(stderr, "loading %s [%s] %s", b->name, bar, size);
+}
+
 r1_status gen_open(gen_session *s, const gen_opts *o, volatile sig_atomic_t *stop, r1_error *err) {
     memset(s, 0, sizeof *s);
     s->stop = stop;
     r1_model_params mp = r1_model_default_params();
-    mp.progress = term_is_tty(stderr);
     const char *path = o->model ? o->model : cli_default_model();
+    const char *slash = strrchr(path, '/');
+    load_bar bar = {slash ? slash + 1 : path, 0, false};
+    mp.progress = term_is_tty(stderr);
+    mp.progress_cb = load_bar_cb;
+    mp.progress_user = &bar;
+    const double t_load = r1_time_s();
     r1_status st = r1_model_load(path, &mp, &s->model, err);
+    if (bar.drawn) {
+        term_status_clear(stderr);
+        if (st == R1_OK) {
+            char size[64];
+            const uint64_t fb = r1_model_get_info(s->model)->file_bytes;
+            fmt_size(size, sizeof size, fb, fb);
+            fprintf(stderr, "%sloaded %s (%s) in %.2f s%s\n", term_dim(stderr), bar.name, size,
+                    r1_time_s() - t_load, term_reset(stderr));
+        }
+    }
     if (st) return st;
     s->tok = r1_model_get_tokenizer(s->model);
     s->n_vocab = r1_model_get_info(s->model)->n_vocab;

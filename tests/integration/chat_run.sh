@@ -2,8 +2,8 @@
 # chat_run.sh BUILD — `r1 run` end to end on the demo model (or a random-weight model
 # from tools/gen_model with DeepSeek-V3's tokenizer): JSON output fields, determinism for
 # a seed, --think-budget closes the reasoning at exactly N tokens, piped output keeps the
-# literal <think> tags, --raw, a prompt longer than the context is a clear error (exit 1),
-# bad options exit 2.
+# literal <think> tags, --raw, a load progress bar on a terminal only, a prompt longer
+# than the context is a clear error (exit 1), bad options exit 2.
 set -euo pipefail
 build=${1:-build}
 r1="$build/r1"
@@ -61,6 +61,29 @@ c=$("$r1" run -m "$model" -p "<｜end▁of▁sentence｜>" -n 1 --seed 1 --raw -
 [ "$b" -gt $((a + 3)) ] || fail "special-token text in user content became a control token ($b vs $a tokens)"
 [ "$c" -le 2 ] || fail "--raw did not parse the special token ($c tokens)"
 echo "no special-token injection through user text ($b tokens vs $a for 'a'; raw: $c): ok"
+
+# load progress: on a terminal (stderr a pty) a bar "loading NAME [###...] ..." then
+# "loaded NAME (size) in T s"; the stats line keeps "first token N ms"; piped: no bar
+python3 - "$r1" "$model" > "$tmp/tty.err" <<'PY' || fail "tty run failed: $(cat "$tmp/tty.err")"
+import os, pty, subprocess, sys
+m, s = pty.openpty()
+p = subprocess.run([sys.argv[1], "run", "-m", sys.argv[2], "-p", "hi", "-n", "2", "--seed", "1"],
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=s, env=dict(os.environ, TERM="xterm"))
+os.close(s)
+out = b""
+while True:
+    try: d = os.read(m, 65536)
+    except OSError: break
+    if not d: break
+    out += d
+sys.stdout.write(out.decode(errors="replace"))
+sys.exit(p.returncode)
+PY
+name=$(basename "$model")
+grep -q "loading $name \[#*\.*\]" "$tmp/tty.err" && grep -q "loaded $name (.*) in [0-9.]* s" "$tmp/tty.err" &&
+  grep -q "first token [0-9]* ms" "$tmp/tty.err" || fail "no progress bar / load time on a tty: $(cat -v "$tmp/tty.err")"
+! grep -q "loading" "$tmp/a.err" || fail "progress bar drawn on a pipe"
+echo "load progress on a tty, none on a pipe: ok"
 
 # errors
 set +e

@@ -3,7 +3,9 @@
  * GGUF writer (random weights): for llama (with rope_freqs), qwen2 (biases, tied output)
  * and qwen3 (q/k norm), prefill == decode == split == small batches == other thread
  * counts (≤ 1e-5 relative); truncate/re-eval reproduces logits; abort rolls back; and
- * every bad input gives the expected status with a message naming the file/tensor.
+ * every bad input gives the expected status with a message naming the file/tensor;
+ * loading with progress (single file and split) pages in with a monotone callback that
+ * ends at the tensor bytes, and evaluates as before.
  */
 #include "test.h"
 #include "gguf.h"
@@ -27,6 +29,8 @@ typedef struct wopt {
     const char *reshape;      /* tensor whose ne[1] (or ne[0]) is off by +4 */
     bool tied;
     r1_type mat_type;
+    bool split;               /* two parts: path must be "*-00001-of-00002.gguf"; the last
+                                 layer goes to part 2                                  */
 } wopt;
 
 static float *g_bufs[64];
@@ -56,9 +60,15 @@ static void add(gguf_writer *w, const wopt *o, const char *name, int64_t ne0, in
 }
 
 static void write_model(const char *path, const wopt *o) {
-    gguf_writer *w = gguf_writer_create();
+    gguf_writer *w = gguf_writer_create(), *w2 = o->split ? gguf_writer_create() : NULL;
     char key[128];
     const char *a = o->arch;
+    if (w2) {
+        gguf_set_u16(w, "split.no", 0);
+        gguf_set_u16(w, "split.count", 2);
+        gguf_set_u16(w2, "split.no", 1);
+        gguf_set_u16(w2, "split.count", 2);
+    }
     gguf_set_str(w, "general.architecture", a);
     gguf_set_str(w, "general.name", "test");
 #define SETU(k, v) (snprintf(key, sizeof key, "%s." k, a), gguf_set_u32(w, key, v))
@@ -79,7 +89,8 @@ static void write_model(const char *path, const wopt *o) {
     if (llama) add(w, o, "rope_freqs.weight", HD / 2, 1, true);
     for (int l = 0; l < NL; l++) {
         char n[64];
-#define T(s, a0, a1, nrm) (snprintf(n, sizeof n, "blk.%d." s, l), add(w, o, n, a0, a1, nrm))
+        gguf_writer *wl = w2 && l == NL - 1 ? w2 : w;
+#define T(s, a0, a1, nrm) (snprintf(n, sizeof n, "blk.%d." s, l), add(wl, o, n, a0, a1, nrm))
         T("attn_norm.weight", E, 1, true);
         T("attn_q.weight", E, H * HD, false);
         T("attn_k.weight", E, HKV * HD, false);
@@ -96,6 +107,14 @@ static void write_model(const char *path, const wopt *o) {
     r1_error e;
     if (gguf_writer_write(w, path, &e) != R1_OK) fprintf(stderr, "write: %s\n", e.msg);
     gguf_writer_free(w);
+    if (w2) {
+        char p2[512];
+        snprintf(p2, sizeof p2, "%s", path);
+        char *k = strstr(p2, "00001-of-00002");
+        if (k) k[4] = '2';
+        if (!k || gguf_writer_write(w2, p2, &e) != R1_OK) fprintf(stderr, "write part 2 of %s\n", path);
+        gguf_writer_free(w2);
+    }
     for (int i = 0; i < g_nbufs; i++) free(g_bufs[i]);
     g_nbufs = 0;
 }
@@ -139,7 +158,7 @@ static double rel_diff(const float *a, const float *b, int n) {
 
 static void check_modes(const char *arch, bool tied, r1_type t) {
     const char *path = tmp_path("m.gguf");
-    wopt o = {arch, NULL, NULL, tied, t};
+    wopt o = {arch, NULL, NULL, tied, t, false};
     write_model(path, &o);
     r1_model *m;
     r1_error e;
@@ -187,6 +206,68 @@ static void check_modes(const char *arch, bool tied, r1_type t) {
     r1_model_free(m);
 }
 
+/* ---- r1_model_params.progress: paging in with a progress callback ---------------------- */
+typedef struct prog { int calls; bool monotone, total_same; uint64_t first, last, total; } prog;
+
+static void on_progress(void *user, uint64_t done, uint64_t total) {
+    prog *p = user;
+    if (p->calls == 0) { p->first = done; p->total = total; }
+    if (p->calls > 0 && done < p->last) p->monotone = false;
+    if (total != p->total || done > total) p->total_same = false;
+    p->last = done;
+    p->calls++;
+}
+
+/* Loads (single file and two parts) with progress + callback: called from 0 to total ==
+ * the tensor bytes, never decreasing; the model evaluates exactly like a plain load. */
+static void check_progress(const char *name, bool split, r1_type t) {
+    const char *path = tmp_path(name);
+    wopt o = {"qwen2", NULL, NULL, false, t, split};
+    write_model(path, &o);
+    r1_model *m = NULL, *ref = NULL;
+    r1_error e;
+    REQUIRE(r1_model_load(path, NULL, &ref, &e) == R1_OK, "%s: %s", name, e.msg);
+    r1_model_params mp = r1_model_default_params();
+    CHECK(!mp.progress && !mp.progress_cb && !mp.progress_user);
+    prog p = {0, true, true, 1, 0, 0};
+    mp.progress = true;
+    mp.progress_cb = on_progress;
+    mp.progress_user = &p;
+    REQUIRE(r1_model_load(path, &mp, &m, &e) == R1_OK, "%s: %s", name, e.msg);
+    const gguf_file *gf = r1_model_gguf(m);
+    uint64_t bytes = 0;
+    for (int64_t i = 0; i < gguf_n_tensors(gf); i++) bytes += gguf_tensor_at(gf, i)->nbytes;
+    CHECK(bytes > 0 && bytes < r1_model_get_info(m)->file_bytes, "%s: %llu tensor bytes", name, (unsigned long long)bytes);
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0 && (r1_model_get_info(m)->file_bytes > (uint64_t)sb.st_size) == split, "%s: parts", name);
+    CHECK(p.calls >= 2 && p.first == 0 && p.monotone && p.total_same, "%s: %d calls", name, p.calls);
+    CHECK(p.total == bytes && p.last == bytes, "%s: total %llu last %llu want %llu", name, (unsigned long long)p.total,
+          (unsigned long long)p.last, (unsigned long long)bytes);
+    const int32_t toks[] = {3, 17, 42, 0, 49, 8};
+    const int n = (int)R1_ARRAY_LEN(toks);
+    float *a = eval_all(ref, toks, n, 512, 2, n, false), *b = eval_all(m, toks, n, 512, 2, 0, false);
+    REQUIRE(a && b, "%s: eval", name);
+    CHECK(rel_diff(a, b, n * NV) <= 1e-5 && rel_diff(a, a + NV, NV) > 1e-3, "%s: %g", name, rel_diff(a, b, n * NV));
+    free(a);
+    free(b);
+    r1_model_free(m);
+    /* progress without a callback pages in silently; vocab_only never calls back */
+    mp.progress_cb = NULL;
+    CHECK(r1_model_load(path, &mp, &m, &e) == R1_OK, "%s: no callback: %s", name, e.msg);
+    r1_model_free(m);
+    mp.progress_cb = on_progress;
+    mp.vocab_only = true;
+    p.calls = 0;
+    CHECK(r1_model_load(path, &mp, &m, &e) == R1_OK && p.calls == 0, "%s: vocab only: %d calls", name, p.calls);
+    r1_model_free(m);
+    r1_model_free(ref);
+}
+
+static void test_progress(void) {
+    check_progress("p.gguf", false, R1_TYPE_F32);
+    check_progress("p-00001-of-00002.gguf", true, R1_TYPE_Q8_0);
+}
+
 static void test_llama(void) { check_modes("llama", false, R1_TYPE_F32); }
 static void test_qwen2_tied(void) { check_modes("qwen2", true, R1_TYPE_F32); }
 static void test_qwen3_f16(void) { check_modes("qwen3", false, R1_TYPE_F16); }
@@ -226,7 +307,7 @@ static void spit(const char *p, const unsigned char *b, size_t n) {
 static void test_bad_inputs(void) {
     expect_load(tmp_path("does-not-exist.gguf"), R1_ERR_IO, "does-not-exist.gguf", NULL);
     const char *good = tmp_path("good.gguf");
-    wopt o = {"qwen2", NULL, NULL, false, R1_TYPE_F32};
+    wopt o = {"qwen2", NULL, NULL, false, R1_TYPE_F32, false};
     write_model(good, &o);
     size_t n;
     unsigned char *b = slurp(good, &n);
@@ -282,7 +363,7 @@ static bool abort_at_second_poll(void *u) { return ++*(int *)u >= 2; }
 
 static void test_eval_errors(void) {
     const char *path = tmp_path("e.gguf");
-    wopt o = {"llama", NULL, NULL, false, R1_TYPE_F32};
+    wopt o = {"llama", NULL, NULL, false, R1_TYPE_F32, false};
     write_model(path, &o);
     r1_model *m;
     r1_error e;
@@ -327,6 +408,7 @@ int main(void) {
     RUN(test_qwen2_q8_0);
     RUN(test_bad_inputs);
     RUN(test_eval_errors);
+    RUN(test_progress);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
