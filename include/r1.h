@@ -91,7 +91,7 @@ typedef struct r1_model_info {
     uint64_t file_bytes;         /* total size of the file(s)                       */
     int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
     int head_dim;                /* per-head q/k width                              */
-    size_t kv_bytes_per_token;   /* KV cache bytes per token at the cache's type    */
+    size_t kv_bytes_per_token;   /* KV cache bytes per token, F32 cache (F16: half) */
 } r1_model_info;
 
 const r1_model_info  *r1_model_get_info(const r1_model *model);

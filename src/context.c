@@ -39,7 +39,8 @@ r1_status r1_context_create(const r1_model *m, const r1_context_params *params, 
     if (p.n_ctx == 0) {
         long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
         double budget = pages > 0 && psz > 0 ? (double)pages * (double)psz / 4 : 4e9;
-        double cap = I->kv_bytes_per_token ? budget / (double)I->kv_bytes_per_token : (double)I->n_ctx_train;
+        const double tok_bytes = (double)I->kv_bytes_per_token / (p.kv_f16 ? 2 : 1);   /* info gives F32 */
+        double cap = tok_bytes > 0 ? budget / tok_bytes : (double)I->n_ctx_train;
         p.n_ctx = I->n_ctx_train < cap ? I->n_ctx_train : (int)cap;
         if (p.n_ctx < 1) p.n_ctx = 1;
     }

@@ -69,7 +69,9 @@ int cmd_info(int argc, char **argv) {
     }
     printf("  %-18s %s\n", "output", !m->layers ? "(weights not loaded)"
                                       : gguf_find_tensor(gf, "output.weight") ? "separate" : "tied to token_embd");
-    printf("  %-18s %zu bytes (f32)\n", "kv cache/token", I->kv_bytes_per_token);
+    /* every cache element is a float: 4 bytes in the F32 cache, 2 in the F16 one (--kv-f16) */
+    printf("  %-18s %zu bytes (f32), %zu bytes (f16) = %.1f KiB\n", "kv cache/token", I->kv_bytes_per_token,
+           I->kv_bytes_per_token / 2, (double)(I->kv_bytes_per_token / 2) / 1024);
     printf("tokenizer:\n");
     const char *tm = r1_model_meta_str(m, "tokenizer.ggml.model"), *pre = r1_model_meta_str(m, "tokenizer.ggml.pre");
     printf("  %-18s %s\n  %-18s %s\n", "model", tm ? tm : "(none)", "pre", pre ? pre : "(none)");

@@ -73,6 +73,7 @@ int gen_parse_opt(gen_opts *o, const char *cmd, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--hide-thinking")) o->hide_thinking = true;
     else if (!strcmp(a, "--no-think")) o->no_think = true;
     else if (!strcmp(a, "--json")) o->json = true;
+    else if (!strcmp(a, "--kv-f16")) o->kv_f16 = true;
     else return 0;
     if (!ok) { fprintf(stderr, "r1 %s: bad value '%s' for %s\n", cmd, v, a); return -1; }
     return 1;
@@ -84,6 +85,7 @@ void gen_usage_opts(FILE *f) {
         "  -n, --n-predict N       max tokens to generate (-1: until end of answer)\n"
         "  -c, --ctx-size N        context size in tokens (default min(4096, trained); 0 = trained)\n"
         "  -t, --threads N         threads (default: physical cores)\n"
+        "  --kv-f16                KV cache in F16 (half the memory; default F32)\n"
         "  --temp F                temperature (default 0.6; 0 = greedy)\n"
         "  --top-k N  --top-p F  --min-p F   sampling cuts (defaults 0, 0.95, 0)\n"
         "  --repeat-penalty F      penalty over the last --repeat-last-n tokens (default 1 = off, 64)\n"
@@ -160,6 +162,7 @@ r1_status gen_open(gen_session *s, const gen_opts *o, volatile sig_atomic_t *sto
     int train_ctx = r1_model_get_info(s->model)->n_ctx_train;
     cp.n_ctx = o->n_ctx >= 0 ? o->n_ctx : (train_ctx > 0 && train_ctx < 4096 ? train_ctx : 4096);
     cp.n_threads = o->n_threads;
+    cp.kv_f16 = o->kv_f16;
     if ((st = r1_context_create(s->model, &cp, &s->ctx, err))) { gen_close(s); return st; }
     r1_context_set_abort(s->ctx, abort_cb, s);
     s->n_ctx = r1_context_n_ctx(s->ctx);

@@ -20,6 +20,7 @@ typedef struct gen_opts {
     int n_ctx, n_threads;
     r1_sampler_params sp;
     bool raw, hide_thinking, no_think, json;
+    bool kv_f16;              /* --kv-f16: F16 KV cache */
     int think_budget;         /* -1 = off */
 } gen_opts;
 

@@ -11,7 +11,8 @@ Usage: deepseek2_ds2.py MODEL.gguf TOKENS [OUT.npy]
 Group-limited routing scores a group by its maximum when the gate has no bias (DeepSeek-V2)
 and by the sum of its two best biased scores when it has one (V3/R1), as DeepSeek's Gate
 does; DS2_GROUP_RULE=top2 forces the top-2 sum always (llama.cpp's rule), to show that
-this is the only difference on a grouped softmax model.
+this is the only difference on a grouped softmax model. DS2_KV_F16=1 rounds the latent
+cache rows (normed c_kv and roped k_rope) to IEEE half precision, as an F16 KV cache does.
 
 Supported weight types: F32, F16, BF16, Q8_0 (dequantized). The forward pass:
   x = tok_embd[t]; per layer: x += MLA(rms(x)); x += FFN(rms(x)) (dense for the first
@@ -214,6 +215,8 @@ def forward(g, tokens):
         kv = h @ g.get(b + "attn_kv_a_mqa.weight").T
         c = rms(kv[:, :R], g.get(b + "attn_kv_a_norm.weight"), eps)     # [T, R]
         k_pe = rope(kv[:, R:], pos, freqs)                              # [T, Dr]
+        if os.environ.get("DS2_KV_F16") == "1":                         # F16 latent cache
+            c, k_pe = c.astype(np.float16).astype(np.float64), k_pe.astype(np.float16).astype(np.float64)
         if g.has(b + "attn_kv_b.weight"):
             kvb = g.get(b + "attn_kv_b.weight").reshape(H, Dn + Dv, R)
             w_uk, w_uv = kvb[:, :Dn], kvb[:, Dn:]

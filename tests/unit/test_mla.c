@@ -275,6 +275,12 @@ static void test_errors(void) {
     CHECK(r1_mla_forward(&m, &w, &cache, x, 2, 3, out, R1_MLA_AUTO, g_par, &e) == R1_ERR_CONTEXT_FULL, "full");
     CHECK(r1_mla_forward(&m, &w, &cache, x, 2, 2, out, R1_MLA_AUTO, g_par, &e) == R1_OK, "fits");
     CHECK(r1_mla_cache_row_bytes(&c, R1_TYPE_F16) == 2 * (R + DR), "row bytes");
+    /* DeepSeek-V3/R1: 61 layers x (512 + 64) x 2 bytes = 70272 bytes = 68.6 KiB per token at 16 bits */
+    r1_mla_config v3 = c;
+    v3.kv_lora_rank = 512;
+    v3.qk_rope = 64;
+    CHECK(61 * r1_mla_cache_row_bytes(&v3, R1_TYPE_F16) == 70272, "V3 F16 bytes/token");
+    CHECK(61 * r1_mla_cache_row_bytes(&v3, R1_TYPE_F32) == 140544, "V3 F32 bytes/token");
 }
 
 /* reference checks with heads and rows split over 3 threads (4 heads: uneven split) */
