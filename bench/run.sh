@@ -12,7 +12,8 @@
 # cache, flash attention off on llama.cpp.
 # Environment: THREADS (2), REPS (3), P (512), N (128), MODELS (all five above),
 #   DS2_DEPTH (0 = off; e.g. 4096 adds tg N @ depth for the deepseek2 models),
-#   QUICK=1 (P=64 N=16 REPS=1, qwen-q8_0 + ds2-q8_0 only), GEN_ONLY=1 (only build the models).
+#   QUICK=1 (P=64 N=16 REPS=1, qwen-q8_0 + ds2-q8_0 only), GEN_ONLY=1 (only build the models),
+#   TABLE_ONLY=1 (no runs: print the table from the JSON kept in BUILD/bench; set P/N as run).
 set -euo pipefail
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,7 +59,7 @@ model() {
   fi
   echo "$f"
 }
-for m in $MODELS; do model "$m" >/dev/null; done
+[ "${TABLE_ONLY:-0}" = 1 ] || for m in $MODELS; do model "$m" >/dev/null; done
 # the ds2 F16 intermediate is large and not benchmarked unless asked for
 case " $MODELS " in *" ds2-f16 "*) ;; *) rm -f "$mdir/bench-ds2-f16.gguf";; esac
 [ "${GEN_ONLY:-0}" = 1 ] && exit 0
@@ -66,7 +67,7 @@ case " $MODELS " in *" ds2-f16 "*) ;; *) rm -f "$mdir/bench-ds2-f16.gguf";; esac
 ll=$(bash tests/oracle/build_bench.sh "$build")
 out="$build/bench"
 mkdir -p "$out"
-rm -f "$out"/*.json
+[ "${TABLE_ONLY:-0}" = 1 ] || rm -f "$out"/*.json
 # one (model, test) pair: r1 then llama.cpp, JSON kept in $out/<model>.<test>.{r1,ll}.json
 pair() { # MODEL TEST ARGS...
   local m=$1 t=$2; shift 2
@@ -77,7 +78,7 @@ pair() { # MODEL TEST ARGS...
     || { echo "bench/run.sh: llama_bench failed on $m $t" >&2; rm -f "$out/$m.$t.ll.json"; }
 }
 echo "bench: THREADS=$THREADS REPS=$REPS P=$P N=$N DS2_DEPTH=$DS2_DEPTH; load: $(uptime | sed 's/.*load/load/')" >&2
-for m in $MODELS; do
+[ "${TABLE_ONLY:-0}" = 1 ] || for m in $MODELS; do
   # the bandwidth probe runs once per r1 invocation; 1 GiB, best of 3
   pair "$m" base -p "$P" -n "$N"
   case $m in ds2-*) [ "$DS2_DEPTH" -gt 0 ] && pair "$m" depth -p 0 -n "$N" -d "$DS2_DEPTH";; esac
@@ -88,12 +89,13 @@ out, models = sys.argv[1], sys.argv[2:]
 def load(m, t, e):
     p = os.path.join(out, f"{m}.{t}.{e}.json")
     return json.load(open(p)) if os.path.exists(p) else None
-rows, bw = [], None
+rows, bws = [], []
+P, N = os.environ.get("P", "512"), os.environ.get("N", "128")
 for m in models:
     for t in ("base", "depth"):
         r, l = load(m, t, "r1"), load(m, t, "ll")
         if not r and not l: continue
-        bw = bw or (r or {}).get("bandwidth_gbps")
+        if r and r.get("bandwidth_gbps"): bws.append(r["bandwidth_gbps"])
         for k in ("pp", "tg"):
             rk, lk = (r or {}).get(k, {}), (l or {}).get(k, {})
             if not rk.get("n") and not lk.get("n"): continue
@@ -103,12 +105,13 @@ for m in models:
             rows.append((m, test, rt, lt, rt / lt if rt and lt else None,
                          rk.get("gbps"), rk.get("gbps") / r["bandwidth_gbps"] if rk.get("gbps") and r.get("bandwidth_gbps") else None,
                          (r or {}).get("peak_rss_mib"), (l or {}).get("peak_rss_mib")))
-P, N = os.environ.get("P", "512"), os.environ.get("N", "128")
 f = lambda v, fmt: (fmt % v) if v is not None else "-"
 print("| model | test | r1 t/s | llama.cpp t/s | r1/llama.cpp | r1 GB/s | % of BW | r1 peak RSS MiB | llama.cpp peak RSS MiB |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
 for m, t, rt, lt, ratio, g, frac, rr, lr in rows:
     print(f"| {m} | {t} | {f(rt,'%.2f')} | {f(lt,'%.2f')} | {f(ratio,'%.2f')} | {f(g,'%.2f') if t.startswith('tg') else '-'} | "
           f"{f(100*frac if frac is not None else None,'%.0f%%') if t.startswith('tg') else '-'} | {f(rr,'%.0f')} | {f(lr,'%.0f')} |")
-print(f"\nmemory read bandwidth (r1 probe, {os.environ.get('THREADS','2')} threads): {f(bw,'%.2f')} GB/s; medians of REPS={os.environ.get('REPS','3')}")
+bw = f"{min(bws):.2f}..{max(bws):.2f}" if bws else "-"
+print(f"\nmemory read bandwidth (r1 probe after each r1 run, {os.environ.get('THREADS','2')} threads): {bw} GB/s; "
+      f"t/s are medians of REPS={os.environ.get('REPS','3')}; % of BW uses the probe of the same run")
 PY

@@ -141,3 +141,22 @@ uint64_t r1_bench_peak_rss_bytes(void) {
     if (getrusage(RUSAGE_SELF, &ru)) return 0;
     return (uint64_t)ru.ru_maxrss * 1024;   /* Linux: KiB */
 }
+
+uint64_t r1_bench_llc_bytes(void) {
+    uint64_t best = 0;
+    for (int i = 0; i < 16; i++) {
+        char path[96], buf[64];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(buf, sizeof buf, f)) {
+            char *end;
+            uint64_t v = strtoull(buf, &end, 10);
+            if (*end == 'K') v <<= 10;
+            else if (*end == 'M') v <<= 20;
+            if (v > best) best = v;
+        }
+        fclose(f);
+    }
+    return best;
+}

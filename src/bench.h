@@ -37,4 +37,8 @@ typedef struct r1_bench_stat { double median, min, max, stdev; } r1_bench_stat;
 r1_bench_stat r1_bench_stats(double *x, int n);
 
 uint64_t r1_bench_peak_rss_bytes(void);
+
+/* Size of the largest CPU cache cpu0 reports under /sys/devices/system/cpu/cpu0/cache
+ * (normally the shared L3), 0 if unknown. */
+uint64_t r1_bench_llc_bytes(void);
 #endif

@@ -11,7 +11,7 @@
  * Derived figures: tg GB/s = weight bytes read per token (bench.h: all tensors but the
  * token_embd row gather; routed experts at n_used/n_expert) × tg tokens/s; peak RSS
  * (getrusage) taken before the bandwidth probe; the probe itself (bench.h) runs after the
- * model is freed, with the same thread count.
+ * model is freed, with the same thread count, best of 5 passes.
  * Output: a human table, or with --json one object whose names "pp.n", "pp.tps_median",
  * "tg.n", "tg.tps_median", "tg.gbps", "threads", "peak_rss_mib", "bandwidth_gbps" are stable.
  * Exit status: 0 ok, 1 failure (one-line message), 2 usage error.
@@ -35,7 +35,8 @@ static void usage(FILE *f) {
             "  -t, --threads N      threads (default: physical cores)\n"
             "  -r, --reps N         timed repetitions after one warm-up (default 3)\n"
             "  --kv-f16             F16 KV cache (default F32)\n"
-            "  --bw-mib N           bandwidth probe buffer in MiB (default 1024; 0 = skip)\n"
+            "  --bw-mib N           bandwidth probe buffer in MiB (default: max(1024, 4 x the\n"
+            "                       largest CPU cache), at most 8192; 0 = skip the probe)\n"
             "  --json               one JSON object instead of the table\n"
             "  -h, --help           this help\n");
 }
@@ -160,7 +161,7 @@ done:
 
 int cmd_bench(int argc, char **argv) {
     const char *model_path = NULL;
-    bench_cfg c = {.p = 512, .n = 128, .depth = 0, .threads = 0, .reps = 3, .bw_mib = 1024};
+    bench_cfg c = {.p = 512, .n = 128, .depth = 0, .threads = 0, .reps = 3, .bw_mib = -1};   /* -1: auto */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int *dst = NULL;
@@ -199,6 +200,10 @@ int cmd_bench(int argc, char **argv) {
         fprintf(stderr, "r1 bench: -d/-n/--bw-mib too large\n");
         return 2;
     }
+    if (c.bw_mib < 0) {
+        const uint64_t mib = 4 * (r1_bench_llc_bytes() >> 20);
+        c.bw_mib = mib < 1024 ? 1024 : mib > 8192 ? 8192 : (int)mib;
+    }
     if (!model_path) model_path = cli_default_model();
     const int threads = c.threads ? c.threads : threadpool_default_threads();
     c.threads = threads;
@@ -223,7 +228,7 @@ int cmd_bench(int argc, char **argv) {
     r1_model_free(model);
     model = NULL;
     double bw = 0;
-    if (c.bw_mib > 0 && r1_bench_bandwidth((size_t)c.bw_mib << 20, threads, 3, &bw, &err) != R1_OK) goto fail;
+    if (c.bw_mib > 0 && r1_bench_bandwidth((size_t)c.bw_mib << 20, threads, 5, &bw, &err) != R1_OK) goto fail;
     const double gbps = (double)w.bytes_per_token * tg.st.median / 1e9;
     const double frac = bw > 0 ? gbps / bw : 0;
     if (c.json) {
@@ -242,7 +247,8 @@ int cmd_bench(int argc, char **argv) {
         printf(", ");
         snprintf(extra, sizeof extra, ", \"gbps\": %.4f", gbps);
         print_stat_json("tg", &tg, extra);
-        printf(", \"peak_rss_mib\": %.1f, \"bandwidth_gbps\": %.4f, \"bw_fraction\": %.4f}\n", rss_mib, bw, frac);
+        printf(", \"peak_rss_mib\": %.1f, \"bandwidth_gbps\": %.4f, \"bw_probe_mib\": %d, \"bw_fraction\": %.4f}\n",
+               rss_mib, bw, c.bw_mib, frac);
     } else {
         printf("model: %s (%s %s, %.2f B params, %.1f MiB file, %.1f MiB weights read per token)\n", model_path, arch,
                w.main_type ? w.main_type : "?", (double)n_params / 1e9, (double)file_bytes / 1048576.0,
@@ -258,8 +264,8 @@ int cmd_bench(int argc, char **argv) {
             printf("| %-12s | %10.2f | %10.2f | %10.2f | %8.2f | %8.1f%% |\n", test, tg.st.median, tg.st.min, tg.st.max,
                    gbps, 100 * frac);
         }
-        printf("\npeak RSS %.1f MiB; memory read bandwidth %.2f GB/s (%d threads%s)\n", rss_mib, bw, threads,
-               c.bw_mib ? "" : ", probe skipped");
+        printf("\npeak RSS %.1f MiB; memory read bandwidth %.2f GB/s (%d threads, %d MiB buffer%s)\n", rss_mib, bw,
+               threads, c.bw_mib, c.bw_mib ? "" : ", probe skipped");
     }
     rc = 0;
 fail:
