@@ -261,8 +261,10 @@ int cmd_bench(int argc, char **argv) {
             char test[32];
             if (c.depth) snprintf(test, sizeof test, "tg%d@d%d", c.n, c.depth);
             else snprintf(test, sizeof test, "tg%d", c.n);
-            printf("| %-12s | %10.2f | %10.2f | %10.2f | %8.2f | %8.1f%% |\n", test, tg.st.median, tg.st.min, tg.st.max,
-                   gbps, 100 * frac);
+            char pct[16] = "-";
+            if (bw > 0) snprintf(pct, sizeof pct, "%.1f%%", 100 * frac);
+            printf("| %-12s | %10.2f | %10.2f | %10.2f | %8.2f | %9s |\n", test, tg.st.median, tg.st.min, tg.st.max,
+                   gbps, pct);
         }
         printf("\npeak RSS %.1f MiB; memory read bandwidth %.2f GB/s (%d threads, %d MiB buffer%s)\n", rss_mib, bw,
                threads, c.bw_mib, c.bw_mib ? "" : ", probe skipped");

@@ -158,7 +158,7 @@ int main(int argc, char **argv) {
     const int nt = (p > depth ? p : depth) + 1;
     int32_t *toks = malloc(sizeof *toks * (size_t)nt);
     double *pp = calloc((size_t)reps, sizeof *pp), *tg = calloc((size_t)reps, sizeof *tg);
-    struct llama_batch b = llama_batch_init(nbatch > depth ? nbatch : depth, 0, 1);
+    struct llama_batch b = llama_batch_init(nbatch, 0, 1);
     unsigned long long rng = 0x5DEECE66Dull;   /* xorshift64*: same ids as r1 bench */
     for (int i = 0; i < nt; i++) {
         rng ^= rng >> 12; rng ^= rng << 25; rng ^= rng >> 27;
@@ -175,7 +175,8 @@ int main(int argc, char **argv) {
     if (!rc && n > 0) {
         llama_memory_clear(mem, true);
         const int32_t first = toks[p > depth ? p : depth];
-        if (depth > 0 && decode(c, &b, toks, depth, 0)) rc = 1;
+        for (int at = 0; at < depth && !rc; at += nbatch)   /* fill in n_batch-sized chunks */
+            if (decode(c, &b, toks + at, depth - at < nbatch ? depth - at : nbatch, at)) rc = 1;
         for (int r = -1; r < reps && !rc; r++) {
             const double tps = run_tg(c, &b, depth, first, r < 0 ? (n < 8 ? n : 8) : n, nv);
             if (tps < 0) rc = 1;
