@@ -13,7 +13,7 @@ const { Template } = await import(require.resolve("@huggingface/jinja"));
 
 const out = process.argv[2] || join(here, "expected");
 mkdirSync(out, { recursive: true });
-const templates = { "v3": "deepseek-v3.jinja", "r1-distill": "deepseek-r1-distill.jinja", "r1-0528": "deepseek-r1-0528.jinja" };
+const templates = { "v3": "deepseek-v3.jinja", "r1": "deepseek-r1.jinja", "r1-distill": "deepseek-r1-distill.jinja", "r1-0528": "deepseek-r1-0528.jinja" };
 const cases = JSON.parse(readFileSync(join(here, "conversations.json"), "utf8"));
 let n = 0;
 for (const [name, file] of Object.entries(templates)) {

@@ -17,7 +17,7 @@ if command -v node >/dev/null && [ -d "$here/../../.oracle/node_modules/@hugging
 fi
 fail=0; n=0
 cases=$(python3 -c 'import json,sys; [print(c["name"]) for c in json.load(open(sys.argv[1]))]' "$here/conversations.json")
-for tpl in v3 r1-distill r1-0528; do
+for tpl in v3 r1 r1-distill r1-0528; do
   for c in $cases; do
     python3 - "$here/conversations.json" "$c" > "$tmp/in.json" <<'PY'
 import json, sys
@@ -44,6 +44,14 @@ if [ -x "$build/tools/gen_model" ] && [ -f "$tokdir/tokenizer.json" ]; then
   "$r1" template -m "$tmp/v3.gguf" < "$tmp/in.json" > "$tmp/out.txt"
   n=$((n+1))
   cmp -s "$tmp/out.txt" "$expected/v3--multiturn-reasoning.txt" || { echo "FAIL: template from the GGUF's chat_template"; fail=$((fail+1)); }
+  # the same with DeepSeek-R1's template text in the GGUF: recognised as r1
+  python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c["chat_template"]=open(sys.argv[2]).read(); json.dump(c,open(sys.argv[3],"w"),ensure_ascii=False)' \
+      "$tokdir/tokenizer_config.json" "$here/deepseek-r1.jinja" "$tmp/r1cfg.json"
+  "$build/tools/gen_model" --arch llama --preset tiny --tokenizer "$tokdir/tokenizer.json" \
+      --tokenizer-config "$tmp/r1cfg.json" --vocab-only -o "$tmp/r1.gguf" >/dev/null
+  "$r1" template -m "$tmp/r1.gguf" < "$tmp/in.json" > "$tmp/out.txt"
+  n=$((n+1))
+  cmp -s "$tmp/out.txt" "$expected/r1--multiturn-reasoning.txt" || { echo "FAIL: R1 template from the GGUF's chat_template"; fail=$((fail+1)); }
 fi
 # bad input: clear error, exit 1
 if echo '{"role":"user"}' | "$r1" template 2>"$tmp/err"; then echo "FAIL: accepted a non-array"; fail=$((fail+1)); fi
