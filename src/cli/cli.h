@@ -2,6 +2,7 @@
 #ifndef R1_CLI_H
 #define R1_CLI_H
 #include "r1.h"
+#include <stdbool.h>
 
 /* Each subcommand gets argv starting at its own name (argv[0] = "run", ...) and
  * returns the process exit status (0 ok, 1 error, 2 usage error). */
@@ -23,4 +24,9 @@ int cmd_train(int argc, char **argv);
 const char *cli_default_model(void);
 /* Prints "r1 <cmd>: <msg>" to stderr for a failed status and returns 1. */
 int cli_fail(const char *cmd, const r1_error *err);
+/* Parses the whole string s as a decimal integer in [lo, hi] (lo, hi within int range) /
+ * a finite-or-not float in [lo, hi]; false (and *out untouched) on garbage, overflow or
+ * out of range. */
+bool cli_parse_int(const char *s, long lo, long hi, int *out);
+bool cli_parse_float(const char *s, double lo, double hi, float *out);
 #endif

@@ -41,14 +41,8 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-static bool parse_int(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > INT_MAX) return false;
-    *out = (int)v;
-    return true;
-}
+/* a non-negative int; false on garbage/overflow */
+static bool parse_int(const char *s, int *out) { return cli_parse_int(s, 0, INT_MAX, out); }
 
 /* xorshift64* → a token id in [0, n_vocab). */
 static int32_t rand_token(uint64_t *s, int n_vocab) {

@@ -31,15 +31,8 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-/* Parses a non-negative int; false on garbage/overflow. */
-static bool parse_int(const char *s, int *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 0 || v > INT_MAX) return false;
-    *out = (int)v;
-    return true;
-}
+/* a non-negative int; false on garbage/overflow */
+static bool parse_int(const char *s, int *out) { return cli_parse_int(s, 0, INT_MAX, out); }
 
 /* "1,2,3" → malloc'd ids. false on a malformed list. */
 static bool parse_tokens(const char *s, int32_t **ids, int *n) {

@@ -22,14 +22,11 @@ int cmd_quantize(int argc, char **argv) {
     p.n_threads = nproc > 0 ? (int)nproc : 1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") || !strcmp(argv[i], "-t")) {
-            char *end;
             if (i + 1 >= argc) return usage();
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v < 1 || v > 64) {
+            if (!cli_parse_int(argv[++i], 1, 64, &p.n_threads)) {
                 fprintf(stderr, "r1 quantize: --threads must be 1..64, got '%s'\n", argv[i]);
                 return 2;
             }
-            p.n_threads = (int)v;
         } else if (!strcmp(argv[i], "--allow-requantize")) p.allow_requantize = true;
         else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) p.verbose = true;
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) { usage(); return 0; }

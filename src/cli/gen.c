@@ -16,19 +16,6 @@ void gen_opts_init(gen_opts *o) {
     o->think_budget = -1;
 }
 
-/* strtol/strtod with full-string and range checks */
-static bool parse_int(const char *s, long lo, long hi, int *out) {
-    char *end; errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) return false;
-    *out = (int)v; return true;
-}
-static bool parse_float(const char *s, double lo, double hi, float *out) {
-    char *end; errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= lo && v <= hi)) return false;
-    *out = (float)v; return true;
-}
 
 int gen_parse_opt(gen_opts *o, const char *cmd, int argc, char **argv, int *i) {
     const char *a = argv[*i];
@@ -45,15 +32,15 @@ int gen_parse_opt(gen_opts *o, const char *cmd, int argc, char **argv, int *i) {
     bool ok = true;
     if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
     else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
-    else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = parse_int(v, -1, 1 << 30, &o->n_predict);
-    else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) ok = parse_int(v, 0, 1 << 24, &o->n_ctx);
-    else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = parse_int(v, 0, 4096, &o->n_threads);
-    else if (!strcmp(a, "--temp")) ok = parse_float(v, 0, 100, &o->sp.temperature);
-    else if (!strcmp(a, "--top-k")) ok = parse_int(v, 0, 1 << 30, &o->sp.top_k);
-    else if (!strcmp(a, "--top-p")) ok = parse_float(v, 1e-6, 1, &o->sp.top_p);
-    else if (!strcmp(a, "--min-p")) ok = parse_float(v, 0, 1, &o->sp.min_p);
-    else if (!strcmp(a, "--repeat-penalty")) ok = parse_float(v, 1e-3, 100, &o->sp.repeat_penalty);
-    else if (!strcmp(a, "--repeat-last-n")) ok = parse_int(v, 0, 1 << 20, &o->sp.repeat_last_n);
+    else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) ok = cli_parse_int(v, -1, 1 << 30, &o->n_predict);
+    else if (!strcmp(a, "-c") || !strcmp(a, "--ctx-size")) ok = cli_parse_int(v, 0, 1 << 24, &o->n_ctx);
+    else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) ok = cli_parse_int(v, 0, 4096, &o->n_threads);
+    else if (!strcmp(a, "--temp")) ok = cli_parse_float(v, 0, 100, &o->sp.temperature);
+    else if (!strcmp(a, "--top-k")) ok = cli_parse_int(v, 0, 1 << 30, &o->sp.top_k);
+    else if (!strcmp(a, "--top-p")) ok = cli_parse_float(v, 1e-6, 1, &o->sp.top_p);
+    else if (!strcmp(a, "--min-p")) ok = cli_parse_float(v, 0, 1, &o->sp.min_p);
+    else if (!strcmp(a, "--repeat-penalty")) ok = cli_parse_float(v, 1e-3, 100, &o->sp.repeat_penalty);
+    else if (!strcmp(a, "--repeat-last-n")) ok = cli_parse_int(v, 0, 1 << 20, &o->sp.repeat_last_n);
     else if (!strcmp(a, "--seed")) {
         char *end; errno = 0;
         unsigned long long s = strtoull(v, &end, 10);
@@ -68,7 +55,7 @@ int gen_parse_opt(gen_opts *o, const char *cmd, int argc, char **argv, int *i) {
         }
     }
     else if (!strcmp(a, "--system")) o->system = v;
-    else if (!strcmp(a, "--think-budget")) ok = parse_int(v, 0, 1 << 30, &o->think_budget);
+    else if (!strcmp(a, "--think-budget")) ok = cli_parse_int(v, 0, 1 << 30, &o->think_budget);
     else if (!strcmp(a, "--raw")) o->raw = true;
     else if (!strcmp(a, "--hide-thinking")) o->hide_thinking = true;
     else if (!strcmp(a, "--no-think")) o->no_think = true;

@@ -2,7 +2,9 @@
 #include "cli.h"
 #include "common.h"
 #include <unistd.h>
+#include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 
 static const struct { const char *name; cli_cmd_fn fn; const char *help; } cmds[] = {
     {"run", cmd_run, "generate a completion for one prompt (streams the reasoning and answer)"},
@@ -27,6 +29,24 @@ static void usage(FILE *f) {
 int cli_fail(const char *cmd, const r1_error *err) {
     fprintf(stderr, "r1 %s: %s\n", cmd, err && err->msg[0] ? err->msg : "failed");
     return 1;
+}
+
+bool cli_parse_int(const char *s, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) return false;
+    *out = (int)v;
+    return true;
+}
+
+bool cli_parse_float(const char *s, double lo, double hi, float *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi)) return false;
+    *out = (float)v;
+    return true;
 }
 
 const char *cli_default_model(void) {
