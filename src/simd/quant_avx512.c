@@ -77,8 +77,163 @@ GEMM512(gemm_f32_avx512, float, LOADF32, vec_dot_f32_avx512)
 GEMM512(gemm_f16_avx512, uint16_t, load_f16x16, vec_dot_f16_avx512)
 GEMM512(gemm_bf16_avx512, uint16_t, load_bf16x16, vec_dot_bf16_avx512)
 
-/* Q8_0: one 32-byte block per 256-bit VNNI dot (|x| · sign(y, x)), two accumulators;
- * measured faster than pairing blocks into 512-bit registers (scale assembly cost). */
+/* ---- matrix-vector (decode) and batched kernels for Q4_K / Q6_K / Q8_0 ------------------
+ * X_rows(nb, R, w0, ws, y, res): R (1..4) weight rows w0, w0 + ws, ... against one
+ * activation row; the activation registers are loaded (and rearranged) once per block for
+ * all R rows. Each row's stream is prefetched PF_AHEAD bytes ahead (software prefetch is
+ * worth ~2x here: measured without it at half the memory bandwidth). */
+#define ROWP(base, i, stride) ((const char *)(base) + (size_t)(i) * (stride))
+#define PF_AHEAD 2048
+#define AINLINE static inline __attribute__((always_inline))
+
+AINLINE void prefetch_span(const char *p, size_t bytes) {
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
+/* Q4_K: qs bytes 0..63 as one register give groups [0 | 2] (low nibbles) and [1 | 3]
+ * (high nibbles), bytes 64..127 groups [4 | 6] and [5 | 7]; the activations are arranged
+ * the same way (256-bit halves c0 c2 / c1 c3 / c4 c6 / c5 c7). Products: maddubs (u4 x s8,
+ * no saturation: 2*15*127 < 2^15) then dpwssd with the group scales as int16 words. */
+AINLINE void q4k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K *y, float *res) {
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    const __m512i ix0 = _mm512_set_epi64(0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll,
+                                         0, 0, 0, 0);
+    const __m512i one16 = _mm512_set1_epi16(1);
+    const __m512i ix1 = _mm512_add_epi16(ix0, one16);
+    const __m512i ix2 = _mm512_add_epi16(ix0, _mm512_set1_epi16(4));
+    const __m512i ix3 = _mm512_add_epi16(ix0, _mm512_set1_epi16(5));
+    __m512 acc[4];
+    __m128 macc[4];
+    for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); macc[r] = _mm_setzero_ps(); }
+    const size_t bs = sizeof(block_q4_K);
+    for (int i = 0; i < nb; i++) {
+        for (int r = 0; r < R; r++) prefetch_span(ROWP(w0, r, ws) + PF_AHEAD + (size_t)i * bs, bs);
+        const __m512i l0 = _mm512_loadu_si512((const void *)y[i].qs), l1 = _mm512_loadu_si512((const void *)(y[i].qs + 64));
+        const __m512i l2 = _mm512_loadu_si512((const void *)(y[i].qs + 128)), l3 = _mm512_loadu_si512((const void *)(y[i].qs + 192));
+        const __m512i y0 = _mm512_shuffle_i64x2(l0, l1, 0x44), y1 = _mm512_shuffle_i64x2(l0, l1, 0xEE);
+        const __m512i y2 = _mm512_shuffle_i64x2(l2, l3, 0x44), y3 = _mm512_shuffle_i64x2(l2, l3, 0xEE);
+        /* group sums of the activations (16-element bsums paired) as 8 int16 */
+        const __m128i gsum = _mm256_cvtepi32_epi16(
+            _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(1)));
+        const float yd = y[i].d;
+        for (int r = 0; r < R; r++) {
+            const block_q4_K *x = (const block_q4_K *)(ROWP(w0, r, ws)) + i;
+            uint8_t sc[8], mn[8];
+            r1_q4k_scales_mins(x->scales, sc, mn);
+            const __m512i s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+            const __m128i m16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
+            const __m512i qa = _mm512_loadu_si512((const void *)x->qs), qb = _mm512_loadu_si512((const void *)(x->qs + 64));
+            __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(qa, m4), y0);
+            __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), y1);
+            __m512i p2 = _mm512_maddubs_epi16(_mm512_and_si512(qb, m4), y2);
+            __m512i p3 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), y3);
+            __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), p0, _mm512_permutexvar_epi16(ix0, s16));
+            is = _mm512_dpwssd_epi32(is, p1, _mm512_permutexvar_epi16(ix1, s16));
+            is = _mm512_dpwssd_epi32(is, p2, _mm512_permutexvar_epi16(ix2, s16));
+            is = _mm512_dpwssd_epi32(is, p3, _mm512_permutexvar_epi16(ix3, s16));
+            const __m128i ms = _mm_madd_epi16(m16, gsum);
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(yd * h2f(x->d)), _mm512_cvtepi32_ps(is), acc[r]);
+            macc[r] = _mm_fmadd_ps(_mm_set1_ps(yd * h2f(x->dmin)), _mm_cvtepi32_ps(ms), macc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        __m128 m = macc[r];
+        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_add_ss(m, _mm_movehdup_ps(m));
+        res[r] = _mm512_reduce_add_ps(acc[r]) - _mm_cvtss_f32(m);
+    }
+}
+
+/* Q6_K: per 128-element half, ql bytes 0..63 as one register: low nibbles = elements
+ * [0..31 | 32..63], high nibbles = [64..95 | 96..127]; qh (32 bytes) with its copy >> 2 in
+ * the upper 256 bits supplies bits 4,5 (masks 0x03 << 4 and 0x30). Unsigned q (0..63) with
+ * maddubs (2*63*127 < 2^15), scales by dpwssd, the -32 offset once per block via bsums. */
+AINLINE void q6k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K *y, float *res) {
+    const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3), m30 = _mm512_set1_epi8(0x30);
+    /* word w of product j takes scale j*4 + w/8 (16 elements = 8 words per scale) */
+    const __m512i ix0 = _mm512_set_epi64(0x0003000300030003ll, 0x0003000300030003ll, 0x0002000200020002ll, 0x0002000200020002ll,
+                                         0x0001000100010001ll, 0x0001000100010001ll, 0, 0);
+    const __m512i ix1 = _mm512_add_epi16(ix0, _mm512_set1_epi16(4));
+    const __m512i ix2 = _mm512_add_epi16(ix0, _mm512_set1_epi16(8));
+    const __m512i ix3 = _mm512_add_epi16(ix0, _mm512_set1_epi16(12));
+    __m512 acc[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
+    const size_t bs = sizeof(block_q6_K);
+    for (int i = 0; i < nb; i++) {
+        for (int r = 0; r < R; r++) prefetch_span(ROWP(w0, r, ws) + PF_AHEAD + (size_t)i * bs, bs);
+        const __m512i y0 = _mm512_loadu_si512((const void *)y[i].qs), y1 = _mm512_loadu_si512((const void *)(y[i].qs + 64));
+        const __m512i y2 = _mm512_loadu_si512((const void *)(y[i].qs + 128)), y3 = _mm512_loadu_si512((const void *)(y[i].qs + 192));
+        const __m256i bsum = _mm256_loadu_si256((const __m256i *)y[i].bsums);
+        const float yd = y[i].d;
+        for (int r = 0; r < R; r++) {
+            const block_q6_K *x = (const block_q6_K *)(ROWP(w0, r, ws)) + i;
+            const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
+            const __m512i s16 = _mm512_castsi256_si512(sc);
+            __m512i is = _mm512_setzero_si512();
+            for (int h = 0; h < 2; h++) {
+                const __m512i ql = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
+                const __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
+                const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+                const __m512i qlo = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh2, m3), 4));
+                const __m512i qhi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(qh2, m30));
+                const __m512i plo = _mm512_maddubs_epi16(qlo, h ? y2 : y0);
+                const __m512i phi = _mm512_maddubs_epi16(qhi, h ? y3 : y1);
+                is = _mm512_dpwssd_epi32(is, plo, _mm512_permutexvar_epi16(h ? ix2 : ix0, s16));
+                is = _mm512_dpwssd_epi32(is, phi, _mm512_permutexvar_epi16(h ? ix3 : ix1, s16));
+            }
+            const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(sc, bsum), 5);
+            is = _mm512_sub_epi32(is, _mm512_zextsi256_si512(bias));
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(yd * h2f(x->d)), _mm512_cvtepi32_ps(is), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; r++) res[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+/* Q8_0: x·y = (x + 128)·y - 128·sum(y): x ^ 0x80 is unsigned for dpbusd, and the
+ * correction (per 4-byte lane, from the activations only) is the accumulator's start. */
+AINLINE void q80_rows(int nb, int R, const char *w0, size_t ws, const block_q8_0 *y, float *res) {
+    const __m256i m80 = _mm256_set1_epi8((char)0x80);
+    __m256 acc[4][2];
+    for (int r = 0; r < R; r++) { acc[r][0] = _mm256_setzero_ps(); acc[r][1] = _mm256_setzero_ps(); }
+    const size_t bs = sizeof(block_q8_0);
+    int i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        for (int r = 0; r < R; r++) prefetch_span(ROWP(w0, r, ws) + PF_AHEAD + (size_t)i * bs, 2 * bs);
+        for (int k = 0; k < 2; k++) {
+            const __m256i yv = _mm256_loadu_si256((const __m256i *)y[i + k].qs);
+            const __m256i corr = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), m80, yv));
+            const float yd = h2f(y[i + k].d);
+            for (int r = 0; r < R; r++) {
+                const block_q8_0 *x = (const block_q8_0 *)(ROWP(w0, r, ws)) + i + k;
+                const __m256i xv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x->qs), m80);
+                const __m256i p = _mm256_dpbusd_epi32(corr, xv, yv);
+                acc[r][k] = _mm256_fmadd_ps(_mm256_set1_ps(yd * h2f(x->d)), _mm256_cvtepi32_ps(p), acc[r][k]);
+            }
+        }
+    }
+    if (i < nb) {
+        const __m256i yv = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256i corr = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), m80, yv));
+        const float yd = h2f(y[i].d);
+        for (int r = 0; r < R; r++) {
+            const block_q8_0 *x = (const block_q8_0 *)(ROWP(w0, r, ws)) + i;
+            const __m256i xv = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x->qs), m80);
+            const __m256i p = _mm256_dpbusd_epi32(corr, xv, yv);
+            acc[r][0] = _mm256_fmadd_ps(_mm256_set1_ps(yd * h2f(x->d)), _mm256_cvtepi32_ps(p), acc[r][0]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        __m256 a = _mm256_add_ps(acc[r][0], acc[r][1]);
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        res[r] = _mm_cvtss_f32(h);
+    }
+}
+
+/* Q8_0 for one row (decode): one 32-byte block per 256-bit VNNI dot (|x| · sign(y, x)),
+ * two accumulators; measured faster than pairing blocks into 512-bit registers (scale
+ * assembly cost) and, streaming from memory, than q80_rows with several rows. */
 static void vec_dot_q8_0_avx512(int n, float *s, const void *vx, const void *vy) {
     const block_q8_0 *x = vx, *y = vy;
     const int nb = n / QK32;
@@ -106,70 +261,33 @@ static void vec_dot_q8_0_avx512(int n, float *s, const void *vx, const void *vy)
     h = _mm_add_ss(h, _mm_movehdup_ps(h));
     *s = _mm_cvtss_f32(h);
 }
-/* Q4_K: a block's 256 nibbles as 4 registers of 64 values (groups 2p, 2p+1). */
+
 static void vec_dot_q4_K_avx512(int n, float *s, const void *vx, const void *vy) {
-    const block_q4_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m512i m4 = _mm512_set1_epi8(0xF);
-    float acc = 0;
-    for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 8, sizeof *x);
-        uint8_t sc[8], mn[8];
-        r1_q4k_scales_mins(x[i].scales, sc, mn);
-        __m512i isum = _mm512_setzero_si512();
-        for (int p = 0; p < 4; p++) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(x[i].qs + 32 * p));
-            __m512i qq = _mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1);
-            qq = _mm512_and_si512(qq, m4);
-            __m512i d = _mm512_dpbusd_epi32(_mm512_setzero_si512(), qq,
-                                            _mm512_loadu_si512((const void *)(y[i].qs + 64 * p)));
-            __m512i scv = _mm512_inserti64x4(_mm512_set1_epi32(sc[2 * p]), _mm256_set1_epi32(sc[2 * p + 1]), 1);
-            isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(d, scv));
-        }
-        int summ = 0;
-        for (int j = 0; j < 8; j++) summ += mn[j] * (y[i].bsums[2 * j] + y[i].bsums[2 * j + 1]);
-        acc += y[i].d * h2f(x[i].d) * _mm512_reduce_add_epi32(isum) -
-               y[i].d * h2f(x[i].dmin) * summ;
-    }
-    *s = acc;
+    q4k_rows(n / QK_K, 1, vx, 0, vy, s);
+}
+static void vec_dot_q6_K_avx512(int n, float *s, const void *vx, const void *vy) {
+    q6k_rows(n / QK_K, 1, vx, 0, vy, s);
 }
 
-/* Q6_K: unsigned 6-bit q (0..63) with dpbusd over 64 values at a time; the -32 offset
- * is folded in once per block as 32 * sum_j sc_j * bsums_j. */
-static void vec_dot_q6_K_avx512(int n, float *s, const void *vx, const void *vy) {
-    const block_q6_K *x = vx;
-    const block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0xF), m2 = _mm256_set1_epi8(3);
-    const __m128i idx0 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-    const __m128i idx1 = _mm_add_epi8(idx0, _mm_set1_epi8(4));
-    float acc = 0;
-    for (int i = 0; i < n / QK_K; i++) {
-        prefetch(x + i + 8, sizeof *x);
-        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
-        const int8_t *q8 = y[i].qs, *sc = x[i].scales;
-        __m512i isum = _mm512_setzero_si512();
-        for (int h = 0; h < 2; h++, ql += 64, qh += 32, q8 += 128, sc += 8) {
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i q0 = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(hb, m2), 4));
-            __m256i q1 = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2), m2), 4));
-            __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 4), m2), 4));
-            __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 6), m2), 4));
-            __m128i scv = _mm_loadl_epi64((const __m128i *)sc);
-            __m512i s01 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scv, idx0));
-            __m512i s23 = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(scv, idx1));
-            __m512i pa = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1),
-                                             _mm512_loadu_si512((const void *)q8));
-            __m512i pb = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_inserti64x4(_mm512_castsi256_si512(q2), q3, 1),
-                                             _mm512_loadu_si512((const void *)(q8 + 64)));
-            isum = _mm512_add_epi32(isum, _mm512_add_epi32(_mm512_mullo_epi32(pa, s01), _mm512_mullo_epi32(pb, s23)));
-        }
-        int bias = 0;
-        for (int j = 0; j < 16; j++) bias += x[i].scales[j] * y[i].bsums[j];
-        acc += h2f(x[i].d) * y[i].d * (_mm512_reduce_add_epi32(isum) - 32 * bias);
+/* nc == 1 (decode): one row at a time, a single linear weight stream (measured faster from
+ * memory than 2 or 4 interleaved row streams); nc > 1: groups of 4 rows share the
+ * activation blocks (weights are in cache then). */
+#define ROWS_GEMM(name, rows_fn, one_row, TY, QK)                                               \
+    static void name(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as,   \
+                     float *out, size_t ldo) {                                                  \
+        const int nb = n / (QK);                                                                \
+        for (int c = 0; c < nc; c++) {                                                          \
+            const TY *y = (const TY *)ROWP(a, c, as);                                           \
+            float *o = out + (size_t)c * ldo;                                                   \
+            int r = 0;                                                                          \
+            if (nc > 1)                                                                         \
+                for (; r + 4 <= nr; r += 4) rows_fn(nb, 4, ROWP(w, r, ws), ws, y, o + r);      \
+            for (; r < nr; r++) one_row(n, o + r, ROWP(w, r, ws), y);                          \
+        }                                                                                       \
     }
-    *s = acc;
-}
+ROWS_GEMM(gemm_q4_K_avx512, q4k_rows, vec_dot_q4_K_avx512, block_q8_K, QK_K)
+ROWS_GEMM(gemm_q6_K_avx512, q6k_rows, vec_dot_q6_K_avx512, block_q8_K, QK_K)
+ROWS_GEMM(gemm_q8_0_avx512, q80_rows, vec_dot_q8_0_avx512, block_q8_0, QK32)
 
 void r1_quant_install_avx512(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx512;
@@ -181,4 +299,7 @@ void r1_quant_install_avx512(r1_type_traits *t) {
     t[R1_TYPE_F32].gemm = gemm_f32_avx512;
     t[R1_TYPE_F16].gemm = gemm_f16_avx512;
     t[R1_TYPE_BF16].gemm = gemm_bf16_avx512;
+    t[R1_TYPE_Q8_0].gemm = gemm_q8_0_avx512;
+    t[R1_TYPE_Q4_K].gemm = gemm_q4_K_avx512;
+    t[R1_TYPE_Q6_K].gemm = gemm_q6_K_avx512;
 }
