@@ -289,6 +289,68 @@ ROWS_GEMM(gemm_q4_K_avx512, q4k_rows, vec_dot_q4_K_avx512, block_q8_K, QK_K)
 ROWS_GEMM(gemm_q6_K_avx512, q6k_rows, vec_dot_q6_K_avx512, block_q8_K, QK_K)
 ROWS_GEMM(gemm_q8_0_avx512, q80_rows, vec_dot_q8_0_avx512, block_q8_0, QK32)
 
+/* ---- dequantization (to_float): bit-identical to the scalar code (same float operations
+ * in the same order, no FMA contraction); used by the transposed products of MLA ---------- */
+static inline __m512 i8x16_ps(__m128i v) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(v)); }
+
+static void q8_0_to_float_avx512(const void *src, float *y, int64_t n) {
+    const block_q8_0 *b = src;
+    for (int64_t i = 0; i < n / QK32; i++, y += QK32) {
+        const __m512 d = _mm512_set1_ps(h2f(b[i].d));
+        _mm512_storeu_ps(y, _mm512_mul_ps(i8x16_ps(_mm_loadu_si128((const __m128i *)b[i].qs)), d));
+        _mm512_storeu_ps(y + 16, _mm512_mul_ps(i8x16_ps(_mm_loadu_si128((const __m128i *)(b[i].qs + 16))), d));
+    }
+}
+/* y = (d * sc) * q - dmin * m per 32-element group */
+static void q4_K_to_float_avx512(const void *src, float *y, int64_t n) {
+    const block_q4_K *b = src;
+    const __m128i m4 = _mm_set1_epi8(0xF);
+    for (int64_t i = 0; i < n / QK_K; i++) {
+        const float d = h2f(b[i].d), dmin = h2f(b[i].dmin);
+        uint8_t sc[8], mn[8];
+        r1_q4k_scales_mins(b[i].scales, sc, mn);
+        for (int p = 0; p < 4; p++) {
+            const __m512 d1 = _mm512_set1_ps(d * sc[2 * p]), m1 = _mm512_set1_ps(dmin * mn[2 * p]);
+            const __m512 d2 = _mm512_set1_ps(d * sc[2 * p + 1]), m2 = _mm512_set1_ps(dmin * mn[2 * p + 1]);
+            for (int h = 0; h < 2; h++) {
+                const __m128i q = _mm_loadu_si128((const __m128i *)(b[i].qs + 32 * p + 16 * h));
+                const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(q, m4)));
+                const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(q, 4), m4)));
+                _mm512_storeu_ps(y + 64 * p + 16 * h, _mm512_sub_ps(_mm512_mul_ps(d1, lo), m1));
+                _mm512_storeu_ps(y + 64 * p + 32 + 16 * h, _mm512_sub_ps(_mm512_mul_ps(d2, hi), m2));
+            }
+        }
+        y += QK_K;
+    }
+}
+/* y = (d * sc) * (q - 32) per 16-element group */
+static void q6_K_to_float_avx512(const void *src, float *y, int64_t n) {
+    const block_q6_K *b = src;
+    const __m128i m4 = _mm_set1_epi8(0xF), m3 = _mm_set1_epi8(3), o32 = _mm_set1_epi8(32);
+    for (int64_t i = 0; i < n / QK_K; i++, y += QK_K) {
+        const float d = h2f(b[i].d);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = b[i].ql + 64 * h, *qh = b[i].qh + 32 * h;
+            const int8_t *sc = b[i].scales + 8 * h;
+            float *yh = y + 128 * h;
+            for (int k = 0; k < 2; k++) {          /* l in [16k, 16k + 16) */
+                const __m128i l0 = _mm_loadu_si128((const __m128i *)(ql + 16 * k));
+                const __m128i l1 = _mm_loadu_si128((const __m128i *)(ql + 32 + 16 * k));
+                const __m128i hb = _mm_loadu_si128((const __m128i *)(qh + 16 * k));
+                const __m128i q0 = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(l0, m4), _mm_slli_epi16(_mm_and_si128(hb, m3), 4)), o32);
+                const __m128i q1 = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(l1, m4), _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hb, 2), m3), 4)), o32);
+                const __m128i q2 = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(l0, 4), m4), _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hb, 4), m3), 4)), o32);
+                const __m128i q3 = _mm_sub_epi8(_mm_or_si128(_mm_and_si128(_mm_srli_epi16(l1, 4), m4), _mm_slli_epi16(_mm_and_si128(_mm_srli_epi16(hb, 6), m3), 4)), o32);
+                /* element 32j + 16k + l' of the half has scale index 2j + k */
+                _mm512_storeu_ps(yh + 16 * k, _mm512_mul_ps(_mm512_set1_ps(d * sc[k]), i8x16_ps(q0)));
+                _mm512_storeu_ps(yh + 32 + 16 * k, _mm512_mul_ps(_mm512_set1_ps(d * sc[2 + k]), i8x16_ps(q1)));
+                _mm512_storeu_ps(yh + 64 + 16 * k, _mm512_mul_ps(_mm512_set1_ps(d * sc[4 + k]), i8x16_ps(q2)));
+                _mm512_storeu_ps(yh + 96 + 16 * k, _mm512_mul_ps(_mm512_set1_ps(d * sc[6 + k]), i8x16_ps(q3)));
+            }
+        }
+    }
+}
+
 void r1_quant_install_avx512(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx512;
     t[R1_TYPE_F16].vec_dot = vec_dot_f16_avx512;
@@ -302,4 +364,7 @@ void r1_quant_install_avx512(r1_type_traits *t) {
     t[R1_TYPE_Q8_0].gemm = gemm_q8_0_avx512;
     t[R1_TYPE_Q4_K].gemm = gemm_q4_K_avx512;
     t[R1_TYPE_Q6_K].gemm = gemm_q6_K_avx512;
+    t[R1_TYPE_Q8_0].to_float = q8_0_to_float_avx512;
+    t[R1_TYPE_Q4_K].to_float = q4_K_to_float_avx512;
+    t[R1_TYPE_Q6_K].to_float = q6_K_to_float_avx512;
 }

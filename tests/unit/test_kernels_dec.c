@@ -1,6 +1,6 @@
 /*
  * test_kernels_dec.c — the matrix-vector / batched kernels of the decode path (Q8_0, Q4_K,
- * Q6_K gemm and vec_dot of every ISA level this CPU runs) against the scalar vec_dot
+ * Q6_K gemm, vec_dot and to_float of every ISA level this CPU runs) against the scalar vec_dot
  * reference, on awkward shapes: 1..9 weight rows (multi-row groups plus remainders),
  * 1..5 activation columns, 1..9 blocks, a weight row stride larger than the row, an
  * output stride larger than the row count. Blocks are raw random bytes (every nibble /
@@ -168,8 +168,37 @@ static void test_gemm_exact_allocation(void) {
     }
 }
 
+/* SIMD dequantization (used by the transposed products) is bit-identical to the scalar. */
+static void test_to_float_exact(void) {
+    static const r1_type types[] = {R1_TYPE_Q8_0, R1_TYPE_Q4_K, R1_TYPE_Q6_K};
+    int n_checked = 0;
+    for (int isa = R1_ISA_AVX2; isa <= R1_ISA_NEON; isa++) {
+        if (!r1_type_get_traits_isa(R1_TYPE_F32, (r1_isa)isa)) continue;
+        for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+            const r1_type_traits *t = r1_type_get_traits_isa(types[ti], (r1_isa)isa);
+            const r1_type_traits *ref = r1_type_get_traits_isa(types[ti], R1_ISA_SCALAR);
+            for (int nb = 1; nb <= 9; nb += 2) {
+                const int n = nb * t->blck_size;
+                char *w = malloc(r1_row_size(types[ti], n));
+                float *a = malloc((size_t)(n + 1) * 4), *b = malloc((size_t)(n + 1) * 4);
+                make_row(types[ti], nb, w);
+                for (int i = 0; i <= n; i++) a[i] = b[i] = NAN;
+                t->to_float(w, a, n);
+                ref->to_float(w, b, n);
+                CHECK(!memcmp(a, b, (size_t)n * 4), "%s %s to_float nb=%d", r1_isa_name((r1_isa)isa), t->name, nb);
+                CHECK(isnan(a[n]), "%s %s to_float wrote past n", r1_isa_name((r1_isa)isa), t->name);
+                for (int i = 0; i < n; i++) CHECK(isfinite(a[i]), "%s %s [%d]", r1_isa_name((r1_isa)isa), t->name, i);
+                n_checked++;
+                free(w); free(a); free(b);
+            }
+        }
+    }
+    CHECK(n_checked > 0 || r1_isa_active() == R1_ISA_SCALAR, "no SIMD level checked");
+}
+
 int main(void) {
     RUN(test_gemm_awkward);
     RUN(test_gemm_exact_allocation);
+    RUN(test_to_float_exact);
     return TEST_SUMMARY();
 }
