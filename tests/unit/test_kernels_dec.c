@@ -1,6 +1,6 @@
 /*
- * test_kernels_dec.c — the matrix-vector / batched kernels of the decode path (Q8_0, Q4_K,
- * Q6_K gemm, vec_dot and to_float of every ISA level this CPU runs) against the scalar vec_dot
+ * test_kernels_dec.c — the matrix-vector / batched kernels of the decode path (Q8_0, Q5_0,
+ * Q4_K, Q6_K gemm, vec_dot and to_float of every ISA level this CPU runs) against the scalar vec_dot
  * reference, on awkward shapes: 1..9 weight rows (multi-row groups plus remainders),
  * 1..5 activation columns, 1..9 blocks, a weight row stride larger than the row, an
  * output stride larger than the row count. Blocks are raw random bytes (every nibble /
@@ -41,6 +41,11 @@ static void make_row(r1_type t, int nb, char *dst) {
         if (t == R1_TYPE_Q8_0) {
             block_q8_0 *b = (block_q8_0 *)dst + i;
             rnd_q8(b->qs, sizeof b->qs);
+            b->d = rnd_half();
+        } else if (t == R1_TYPE_Q5_0) {
+            block_q5_0 *b = (block_q5_0 *)dst + i;
+            rnd_bytes(b->qs, sizeof b->qs);
+            rnd_bytes(b->qh, sizeof b->qh);
             b->d = rnd_half();
         } else if (t == R1_TYPE_Q4_K) {
             block_q4_K *b = (block_q4_K *)dst + i;
@@ -88,7 +93,7 @@ static double magnitude(const r1_type_traits *t, const r1_type_traits *a, const 
 }
 
 static void test_gemm_awkward(void) {
-    static const r1_type types[] = {R1_TYPE_Q8_0, R1_TYPE_Q4_K, R1_TYPE_Q6_K};
+    static const r1_type types[] = {R1_TYPE_Q8_0, R1_TYPE_Q5_0, R1_TYPE_Q4_K, R1_TYPE_Q6_K};
     static const int nrs[] = {1, 2, 3, 4, 5, 7, 9}, ncs[] = {1, 2, 3, 5}, nbs[] = {1, 2, 3, 5, 9};
     int n_calls = 0;
     for (int isa = R1_ISA_SCALAR; isa <= R1_ISA_NEON; isa++) {
@@ -137,14 +142,14 @@ static void test_gemm_awkward(void) {
         }
     }
     printf("  decode kernels: %d gemm calls checked (active isa %s)\n", n_calls, r1_isa_name(r1_isa_active()));
-    CHECK(n_calls >= 3 * 7 * 4 * 5, "too few calls: %d", n_calls);
+    CHECK(n_calls >= 4 * 7 * 4 * 5, "too few calls: %d", n_calls);
 }
 
 /* The weight bytes beyond the last row are never read as data: the kernels' prefetches
  * may point past the matrix (harmless), but loads may not — guarded by running on an
  * allocation of exactly nr rows (ASan builds catch an over-read). */
 static void test_gemm_exact_allocation(void) {
-    static const r1_type types[] = {R1_TYPE_Q8_0, R1_TYPE_Q4_K, R1_TYPE_Q6_K};
+    static const r1_type types[] = {R1_TYPE_Q8_0, R1_TYPE_Q5_0, R1_TYPE_Q4_K, R1_TYPE_Q6_K};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const r1_type_traits *t = r1_type_get_traits(types[ti]);
         const r1_type_traits *ref = r1_type_get_traits_isa(types[ti], R1_ISA_SCALAR);
