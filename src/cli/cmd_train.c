@@ -34,7 +34,12 @@ static void usage(FILE *f) {
         "  --logits-out PATH --tokens ID,...   write the trainer's own float32 logits of --ckpt\n"
         "                        for the token list (rows = positions; cross-check vs r1 logits)\n"
         "  --grad-out PATH --tokens ID,...     write f64 loss (weight 1 on every next-token\n"
-        "                        prediction) then the f32 gradient of all parameters of --ckpt\n");
+        "                        prediction) then the f32 gradient of all parameters of --ckpt\n"
+        "  --heldout-prompts PATH   write the held-out prompts (--tasks, --digits, --eval-n; the\n"
+        "                        problems --eval uses, same order), one per line; no training\n"
+        "  --score DIR           score an engine's completions of those prompts: DIR/00000.txt ...\n"
+        "                        = stdout of `r1 run` (text after <｜Assistant｜>, one final newline\n"
+        "                        stripped); prints greedy accuracy and faithfulness per task\n");
 }
 
 static char *read_file(const char *path) {
@@ -48,6 +53,49 @@ static char *read_file(const char *path) {
     if (s) s[n] = 0;
     fclose(f);
     return s;
+}
+
+/* --heldout-prompts / --score: the engine's own evaluation of an exported GGUF goes through
+ * `r1 run` (tokenizer, chat template, decoding) on these prompts; the verdicts come from the
+ * same checker (task_check) as the trainer's evaluation. */
+static int heldout_io(const tr_opts *o, const char *prompts_out, const char *score_dir) {
+    int nk = 0;
+    for (int k = 0; k < TASK_KINDS; k++) nk += o->task_mask >> k & 1;
+    task *set = malloc(sizeof *set * (size_t)(nk * o->eval_n + 1));
+    if (!set) return 1;
+    int n = tr_heldout_set(o->task_mask, o->digits, o->eval_n, set), rc = 0;
+    if (prompts_out) {
+        FILE *f = fopen(prompts_out, "w");
+        for (int i = 0; f && i < n; i++) fprintf(f, "%s\n", set[i].prompt);
+        if (!f || fclose(f) != 0) { fprintf(stderr, "r1 train: could not write %s\n", prompts_out); rc = 1; }
+    }
+    if (score_dir && !rc) {
+        int cnt[TASK_KINDS] = {0}, acc[TASK_KINDS] = {0}, faith[TASK_KINDS] = {0}, fmt[TASK_KINDS] = {0}, missing = 0;
+        double len = 0;
+        for (int i = 0; i < n; i++) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%05d.txt", score_dir, i);
+            char *text = read_file(path);
+            int k = set[i].kind;
+            cnt[k]++;
+            if (!text) { missing++; continue; }
+            size_t l = strlen(text);
+            if (l && text[l - 1] == '\n') text[l - 1] = 0;   /* the newline r1 run prints at the end */
+            task_verdict v = task_check(&set[i], text);
+            acc[k] += v.correct; faith[k] += v.trace_valid; fmt[k] += v.format_ok;
+            len += v.think_len;
+            free(text);
+        }
+        printf("task       n   greedy  faithful  well-formed\n");
+        for (int k = 0; k < TASK_KINDS; k++)
+            if (cnt[k])
+                printf("%-9s %4d  %6.1f%%  %7.1f%%  %10.1f%%\n", task_kind_name[k], cnt[k], 100.0 * acc[k] / cnt[k],
+                       100.0 * faith[k] / cnt[k], 100.0 * fmt[k] / cnt[k]);
+        printf("mean reasoning length: %.1f bytes\n", n ? len / n : 0);
+        if (missing) { fprintf(stderr, "r1 train: %d of %d completions missing in %s (counted wrong)\n", missing, n, score_dir); rc = 1; }
+    }
+    free(set);
+    return rc;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -64,6 +112,7 @@ int cmd_train(int argc, char **argv) {
     int eval_samples = 8;
     float temp = 0.6f;
     const char *tmpl_path = "models/chat_template.jinja", *logits_out = NULL, *tokens = NULL, *grad_out = NULL;
+    const char *prompts_out = NULL, *score_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (!strcmp(a, name) && v && ++i)
@@ -100,6 +149,8 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--logits-out")) { logits_out = v; eval_only = true; }
         else if (OPT("--tokens")) tokens = v;
         else if (OPT("--grad-out")) { grad_out = v; eval_only = true; }
+        else if (OPT("--heldout-prompts")) prompts_out = v;
+        else if (OPT("--score")) score_dir = v;
         else if (OPT("--tasks")) {
             o.task_mask = 0;
             for (int k = 0; k < TASK_KINDS; k++) {
@@ -115,6 +166,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "r1 train: --digits 1..9, --batch/--group/--threads >= 1\n");
         return 2;
     }
+    if (prompts_out || score_dir) return heldout_io(&o, prompts_out, score_dir);
     if ((resume || eval_only) && !o.ckpt) { fprintf(stderr, "r1 train: --resume/--eval need --ckpt\n"); return 2; }
     char *tmpl = read_file(tmpl_path);
     if (!tmpl) fprintf(stderr, "r1 train: warning: %s not readable; the GGUF will have no chat template\n", tmpl_path);

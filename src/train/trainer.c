@@ -292,6 +292,16 @@ void tr_free(tr_state *s) {
     free(s);
 }
 
+int tr_heldout_set(unsigned task_mask, int digits, int n_per_task, task *out) {
+    uint64_t rng = 0xE7A1ull;  /* fixed held-out set, independent of the training seed */
+    int i = 0;
+    for (int k = 0; k < TASK_KINDS; k++) {
+        if (!(task_mask >> k & 1)) continue;
+        for (int j = 0; j < n_per_task; j++) task_make(&out[i++], (task_kind)k, digits, true, &rng);
+    }
+    return i;
+}
+
 void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *ev) {
     memset(ev, 0, sizeof *ev);
     int nk = 0;
@@ -299,16 +309,12 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
     int total = nk * n_per_task * samples;
     seqitem *items = calloc((size_t)total, sizeof *items);
     if (!items) return;
-    uint64_t rng = 0xE7A1ull;  /* fixed held-out set, independent of the training seed */
-    int i = 0;
-    for (int k = 0; k < TASK_KINDS; k++) {
-        if (!(s->o.task_mask >> k & 1)) continue;
-        for (int j = 0; j < n_per_task; j++) {
-            task t;
-            task_make(&t, (task_kind)k, s->o.digits, true, &rng);
-            for (int r = 0; r < samples; r++) items[i++].t = t;
-        }
-    }
+    task *set = malloc(sizeof *set * (size_t)(nk * n_per_task + 1));
+    if (!set) { free(items); return; }
+    int n_set = tr_heldout_set(s->o.task_mask, s->o.digits, n_per_task, set), i = 0;
+    for (int j = 0; j < n_set; j++)
+        for (int r = 0; r < samples; r++) items[i++].t = set[j];
+    free(set);
     run_jobs(s, items, total, 1, 777, temp);
     double len = 0;
     for (int a = 0; a < total; a += samples) {

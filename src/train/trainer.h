@@ -52,6 +52,9 @@ typedef struct tr_eval {
     char sample[TASK_KINDS][400];   /* the first held-out completion of each task */
 } tr_eval;
 void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *ev);
+/* The held-out problems tr_evaluate uses, in its order: n_per_task per task kind in
+ * task_mask (ascending kind). out must hold popcount(task_mask)·n_per_task; returns the count. */
+int tr_heldout_set(unsigned task_mask, int digits, int n_per_task, task *out);
 
 /* Writes the model as GGUF arch "llama", F32, with the byte-level R1 tokenizer and
  * chat_template (the Jinja text, stored as data; NULL: none). */
