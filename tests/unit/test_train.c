@@ -5,6 +5,7 @@
 #include "test.h"
 #include "train/tmodel.h"
 #include "train/tasks.h"
+#include "train/trainer.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -161,7 +162,33 @@ static void test_tasks_and_reward(void) {
     CHECK(task_encode("abc", ids, 2) == -1, " ");
 }
 
+/* The held-out set the engine evaluation (--heldout-prompts / --score) and --eval share:
+ * deterministic, ordered by task kind, n per task, and disjoint from the training split. */
+static bool same_problem(const task *x, const task *y) {
+    return x->kind == y->kind && x->a == y->a && x->b == y->b && x->target == y->target &&
+           !memcmp(x->nums, y->nums, sizeof x->nums);
+}
+static void test_heldout_set(void) {
+    enum { N = 40 };
+    unsigned mask = 1u << TASK_ADD | 1u << TASK_MUL | 1u << TASK_COUNTDOWN;
+    task a[3 * N], b[3 * N];
+    CHECK(tr_heldout_set(mask, 2, N, a) == 3 * N && tr_heldout_set(mask, 2, N, b) == 3 * N, " ");
+    for (int i = 0; i < 3 * N; i++) {
+        CHECK(same_problem(&a[i], &b[i]) && !strcmp(a[i].prompt, b[i].prompt), "not deterministic at %d", i);
+        CHECK(a[i].kind == (i < N ? TASK_ADD : i < 2 * N ? TASK_MUL : TASK_COUNTDOWN), "order at %d", i);
+    }
+    uint64_t rng = 5;
+    int clash = 0;
+    for (int j = 0; j < 3000; j++) {
+        task t;
+        task_make(&t, j % 3 == 0 ? TASK_ADD : j % 3 == 1 ? TASK_MUL : TASK_COUNTDOWN, 2, false, &rng);
+        for (int i = 0; i < 3 * N; i++) clash += same_problem(&t, &a[i]);
+    }
+    CHECK(clash == 0, "%d training problems are in the held-out set", clash);
+}
+
 int main(void) {
+    RUN(test_heldout_set);
     RUN(test_tasks_and_reward);
     RUN(test_gradients);
     RUN(test_optim_and_checkpoint);
