@@ -171,8 +171,9 @@ static task_kind pick_kind(const tr_opts *o, uint64_t *rng) {
 }
 
 /* SFT item: prompt + synthetic trace + EOS; weight 1 on every completion token.
- * Sequences longer than the context are truncated (they still train their prefix). */
-static void make_sft_item(const tr_opts *o, seqitem *it, uint64_t *rng) {
+ * Sequences longer than the context are truncated (they still train their prefix, but
+ * never the answer); returns true when it was cut. */
+static bool make_sft_item(const tr_opts *o, seqitem *it, uint64_t *rng) {
     char text[2048];
     int32_t tmp[2 * MAX_SEQ];
     task_make(&it->t, pick_kind(o, rng), o->digits, false, rng);
@@ -184,6 +185,7 @@ static void make_sft_item(const tr_opts *o, seqitem *it, uint64_t *rng) {
     it->n = R1_MIN(np + nc + 1, o->cfg.seq_len);
     memcpy(it->tok, tmp, sizeof(int32_t) * it->n);
     for (int t = 0; t < it->n - 1; t++) it->w[t] = t >= np - 1 ? 1.0f : 0.0f;
+    return np + nc + 1 > o->cfg.seq_len;
 }
 
 /* ---- threads ---------------------------------------------------------------------------- */
@@ -373,6 +375,7 @@ r1_status tr_run(tr_state *s, r1_error *err) {
     seqitem *items = calloc((size_t)nitems, sizeof *items);
     if (!items) return r1_set_error(err, R1_ERR_NOMEM, "out of memory for the trainer");
     r1_status st = R1_OK;
+    long n_sft = 0, n_cut = 0;
     while (s->step < total && !(o->stop_at > 0 && s->step >= o->stop_at)) {
         bool sft = s->step < o->sft_steps;
         uint64_t rng = step_seed(s->rng, s->step);
@@ -381,7 +384,8 @@ r1_status tr_run(tr_state *s, r1_error *err) {
         long ntok = 0;
         if (sft) {
             lr = tm_lr_at(o->lr, s->step, o->warmup, o->sft_steps, 0.1f);
-            for (int i = 0; i < o->batch; i++) make_sft_item(o, &items[i], &rng);
+            for (int i = 0; i < o->batch; i++) n_cut += make_sft_item(o, &items[i], &rng);
+            n_sft += o->batch;
             for (int i = 0; i < o->batch; i++) for (int t = 0; t < items[i].n - 1; t++) ntok += items[i].w[t] != 0;
             for (int i = 0; i < o->batch; i++) for (int t = 0; t < items[i].n - 1; t++) items[i].w[t] /= (float)ntok;
             loss = run_jobs(s, items, o->batch, 0, 0, 0);
@@ -445,6 +449,9 @@ r1_status tr_run(tr_state *s, r1_error *err) {
             if ((st = tm_checkpoint_save(o->ckpt, &s->c, s->step, s->rng, s->params, s->m, s->v, err)) != R1_OK) break;
     }
     free(items);
+    if (n_cut)
+        fprintf(stderr, "r1 train: warning: %ld of %ld SFT sequences were longer than the context (%d tokens) and were "
+                "cut before their answer; raise --ctx\n", n_cut, n_sft, o->cfg.seq_len);
     if (st == R1_OK && o->out && s->step >= total) st = tr_export_gguf(&s->c, &s->p, o->chat_template, o->out, err);
     return st;
 }
