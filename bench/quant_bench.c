@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         const r1_type_traits *t = r1_type_get_traits(types[ti]);
         size_t rb = r1_row_size(types[ti], n);
-        int rows = (int)(bytes / rb);
+        int rows = (int)(bytes / rb) / 256 * 256; /* as ggml_kernels.c (row tiles of AMX/repacked layouts) */
         for (int r = 0; r < 64 && r < rows; r++) t->from_float(src + (size_t)r * n, w + (size_t)r * rb, n);
         for (int r = 64; r < rows; r++) memcpy(w + (size_t)r * rb, w + (size_t)(r % 64) * rb, rb);
         r1_wmat m, mc, mg;

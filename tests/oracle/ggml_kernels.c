@@ -176,7 +176,7 @@ int main(int argc, char **argv) {
         enum ggml_type t = types[ti];
         size_t rb = ggml_row_size(t, n);
         int64_t rows = (int64_t)((mib << 20) / rb);
-        rows -= rows % 16; /* repacked layouts interleave up to 16 rows */
+        rows -= rows % 256; /* row counts the AMX and repacked layouts tile */
         double mv[2] = {0, 0}, gm[2] = {0, 0};
         const char *bmv = "-", *bgm = "-";
         size_t used = time_mul_mat(&e, t, rows, 1, reps, mv, &bmv);
