@@ -78,19 +78,24 @@ typedef struct mul_job {
     float *rowbuf;       /* mul_t: n_cols floats per worker (quantized weights)      */
 } mul_job;
 
-/* Worker i of n: rows [i*R/n, (i+1)*R/n) for every token. Tokens are tiled so their
- * activations stay in L2 (~64 KiB); a single token or a small batch reads every weight
- * row exactly once. */
+/* Worker i of n: rows [i*R/n, (i+1)*R/n) for every token. Tokens go to the kernel in
+ * large tiles (activations up to ~512 KiB, so they stay in L2 while a block of MUL_ROWS
+ * weight rows, ~100 KiB, is swept over them): a batched kernel (the AMX GEMM packs each
+ * weight block once per call) sees up to hundreds of tokens per call, and weights are
+ * read from memory once per token tile — once for a batch up to ~250 tokens of 2048. */
+enum { MUL_ROWS = 64 };
 static void mul_worker(void *arg, int i, int n) {
     const mul_job *j = arg;
     const int64_t r0 = j->w->n_rows * i / n, r1 = j->w->n_rows * (i + 1) / n;
-    const int tb = (int)R1_MAX(1, R1_MIN((size_t)j->n_tok, (size_t)65536 / j->ld));
+    const int tb = (int)R1_MAX(1, R1_MIN((size_t)j->n_tok, (size_t)(512 * 1024) / j->ld));
     for (int t0 = 0; t0 < j->n_tok; t0 += tb) {
         const int t1 = R1_MIN(j->n_tok, t0 + tb);
-        if (r1 > r0)   /* the types' batched kernel: weight rows decoded once for the block */
-            r1_gemm(j->tr, (int)j->w->n_cols, (int)(r1 - r0), t1 - t0,
-                    (const char *)j->w->data + (size_t)r0 * j->w->row_bytes, j->w->row_bytes,
-                    j->xq + (size_t)t0 * j->ld, j->ld, j->y + (size_t)t0 * j->ldy + (size_t)r0, j->ldy);
+        for (int64_t rb = r0; rb < r1; rb += MUL_ROWS) {
+            const int nr = (int)R1_MIN((int64_t)MUL_ROWS, r1 - rb);
+            r1_gemm(j->tr, (int)j->w->n_cols, nr, t1 - t0, (const char *)j->w->data + (size_t)rb * j->w->row_bytes,
+                    j->w->row_bytes, j->xq + (size_t)t0 * j->ld, j->ld, j->y + (size_t)t0 * j->ldy + (size_t)rb,
+                    j->ldy);
+        }
     }
 }
 
