@@ -4,8 +4,9 @@
  * Batched evaluation (r1_moe_forward), for n_tok tokens x[n_tok][n_embd]:
  *   1. logits[n_tok][n_expert] = gate_inp · x; route every token (ids, weights).
  *   2. counting sort of the (token, slot) pairs by expert → per expert a token list.
- *   3. for every expert with tokens: gather its tokens' rows, gate/up products (each
- *      weight row read once for all of them), h = silu(g) * u, down product, and
+ *   3. for every expert with tokens: gather its tokens' rows, gate and up products in one
+ *      parallel run over activations converted once (each weight row read once for all
+ *      of them), h = silu(g) * u, down product, and
  *      out[token] += weight * y. Experts nobody chose are never read.
  *   4. shared experts: one SwiGLU FFN over all tokens, added to out.
  */
@@ -107,6 +108,35 @@ r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
     j.xq = convert_rows(w, n_tok, x, ldx, &j.ld, &owned);
     if (!j.xq) return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
     r1_par_run(par, mul_worker, &j);
+    free(owned);
+    return R1_OK;
+}
+
+/* Two products over the same activations (an expert's gate and up): the rows are
+ * converted to the vec_dot type once and one parallel run does both matrices. a and b
+ * must have the same type and width. */
+typedef struct mul2_job { mul_job a, b; } mul2_job;
+static void mul2_worker(void *arg, int i, int n) {
+    mul2_job *j = arg;
+    mul_worker(&j->a, i, n);
+    mul_worker(&j->b, i, n);
+}
+
+static r1_status wmat_mul2(const r1_wmat *a, const r1_wmat *b, int n_tok, const float *x, size_t ldx,
+                           float *ya, float *yb, size_t ldy, const r1_par *par, r1_error *err) {
+    if (a->type != b->type || a->n_cols != b->n_cols) {
+        r1_status st = r1_wmat_mul(a, n_tok, x, ldx, ya, ldy, par, err);
+        return st ? st : r1_wmat_mul(b, n_tok, x, ldx, yb, ldy, par, err);
+    }
+    if (n_tok <= 0) return R1_OK;
+    mul2_job j = {.a = {.w = a, .tr = r1_type_get_traits(a->type), .n_tok = n_tok, .y = ya, .ldy = ldy}};
+    void *owned;
+    j.a.xq = convert_rows(a, n_tok, x, ldx, &j.a.ld, &owned);
+    if (!j.a.xq) return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
+    j.b = j.a;
+    j.b.w = b;
+    j.b.y = yb;
+    r1_par_run(par, mul2_worker, &j);
     free(owned);
     return R1_OK;
 }
@@ -268,8 +298,7 @@ r1_status r1_ffn_swiglu(const r1_wmat *gate, const r1_wmat *up, const r1_wmat *d
     if (!g) return r1_set_error(err, R1_ERR_NOMEM, "ffn: out of memory (%d tokens × %d)", n_tok, n_ff);
     float *u = g + (size_t)n_tok * n_ff;
     r1_status st;
-    if ((st = r1_wmat_mul(gate, n_tok, x, n_embd, g, n_ff, par, err)) == R1_OK &&
-        (st = r1_wmat_mul(up, n_tok, x, n_embd, u, n_ff, par, err)) == R1_OK) {
+    if ((st = wmat_mul2(gate, up, n_tok, x, n_embd, g, u, n_ff, par, err)) == R1_OK) {
         swiglu_rows(g, u, n_tok, n_ff);
         st = r1_wmat_mul(down, n_tok, g, n_ff, out, down->n_rows, par, err);
     }
@@ -325,8 +354,7 @@ r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float
         for (int i = 0; i < c; i++)
             memcpy(xe + (size_t)i * D, x + (size_t)(pairs[i] / k) * D, sizeof(float) * (size_t)D);
         r1_wmat wg = r1_moe_expert(l, 0, e), wu = r1_moe_expert(l, 1, e), wd = r1_moe_expert(l, 2, e);
-        if ((st = r1_wmat_mul(&wg, c, xe, D, g, F, par, err))) goto done;
-        if ((st = r1_wmat_mul(&wu, c, xe, D, u, F, par, err))) goto done;
+        if ((st = wmat_mul2(&wg, &wu, c, xe, D, g, u, F, par, err))) goto done;
         swiglu_rows(g, u, c, F);
         if ((st = r1_wmat_mul(&wd, c, g, F, ye, D, par, err))) goto done;
         for (int i = 0; i < c; i++) {
