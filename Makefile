@@ -29,7 +29,7 @@ SIMD_X86_AVX2   := -mavx2 -mfma -mf16c
 SIMD_X86_AVX512 := -mavx2 -mfma -mf16c -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512bf16
 LIB_SRC := $(wildcard src/*.c src/train/*.c)
 ifeq ($(ARCH),x86_64)
-LIB_SRC += $(wildcard src/simd/*_avx2.c src/simd/*_avx512.c)
+LIB_SRC += $(wildcard src/simd/*_avx2.c src/simd/*_avx512.c src/simd/*_amx.c)
 endif
 ifeq ($(ARCH),aarch64)
 LIB_SRC += $(wildcard src/simd/*_neon.c)
@@ -49,6 +49,7 @@ tools: $(TOOL_BIN)
 
 $(BUILD)/%_avx2.o: CFLAGS += $(SIMD_X86_AVX2)
 $(BUILD)/%_avx512.o: CFLAGS += $(SIMD_X86_AVX512)
+$(BUILD)/%_amx.o: CFLAGS += $(SIMD_X86_AVX512) -mamx-tile -mamx-int8
 $(BUILD)/%_neon.o: CFLAGS += -march=armv8.2-a+dotprod+fp16
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h src/*.h src/*/*.h tests/unit/*.h)

@@ -38,6 +38,29 @@ r1_isa r1_cpu_best_isa(void) {
     return R1_ISA_AVX2;
 }
 
+/* AMX int8: cpuid(7,0).EDX bits 24 (AMX-TILE) and 25 (AMX-INT8), the OS enabling tile
+ * state in XCR0 (bits 17 XTILECFG, 18 XTILEDATA), and — on Linux — the process being
+ * granted the tile data state (arch_prctl ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA);
+ * the permission is process-wide. Called once from the traits initialisation
+ * (pthread_once), never from a kernel. */
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+bool r1_cpu_has_amx(void) {
+#if defined(__x86_64__) && defined(__linux__)
+    unsigned a, b, c, d;
+    if (r1_cpu_best_isa() != R1_ISA_AVX512) return false;   /* the kernels use AVX-512 too */
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!((d >> 24) & 1) || !((d >> 25) & 1)) return false;
+    if ((xgetbv0() & (3u << 17)) != (3u << 17)) return false;
+    enum { ARCH_REQ_XCOMP_PERM_ = 0x1023, XFEATURE_XTILEDATA_ = 18 };
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM_, XFEATURE_XTILEDATA_) == 0;
+#else
+    return false;
+#endif
+}
+
 #elif defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
 #ifndef HWCAP_FPHP
@@ -56,6 +79,9 @@ r1_isa r1_cpu_best_isa(void) {
     return (hw & need) == need ? R1_ISA_NEON : R1_ISA_SCALAR;
 }
 
+
+bool r1_cpu_has_amx(void) { return false; }
 #else
 r1_isa r1_cpu_best_isa(void) { return R1_ISA_SCALAR; }
+bool r1_cpu_has_amx(void) { return false; }
 #endif

@@ -117,6 +117,8 @@ static void vec_dot_bf16_ref(int n, float *s, const void *x, const void *y) {
 static r1_type_traits g_tab[N_ISA][R1_TYPE_COUNT_];
 static bool g_isa_ok[N_ISA];
 static r1_isa g_isa = R1_ISA_SCALAR;
+static bool g_amx;   /* AMX kernels in use for the AVX-512 table's types (g_amx_gemm) */
+static r1_gemm_fn g_amx_gemm[R1_TYPE_COUNT_];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 /* The Makefile compiles the src/simd AVX2/AVX-512 files only on x86-64 and NEON ones only on
@@ -124,6 +126,9 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 #if !defined(__x86_64__)
 void r1_quant_install_avx2(r1_type_traits *tab) { (void)tab; }
 void r1_quant_install_avx512(r1_type_traits *tab) { (void)tab; }
+#endif
+#if !defined(__x86_64__)
+r1_gemm_fn r1_amx_gemm_kernel(r1_type t) { (void)t; return NULL; }
 #endif
 #if !defined(__aarch64__)
 void r1_quant_install_neon(r1_type_traits *tab) { (void)tab; }
@@ -177,6 +182,16 @@ static void traits_init(void) {
         g_isa_ok[R1_ISA_NEON] = true;
     }
     g_isa = isa_from_env(best);
+    /* AMX: only on top of the AVX-512 level (its kernels use AVX-512 too), not when
+     * R1_ISA forces a lower level or R1_AMX=0. */
+    const char *amx_env = getenv("R1_AMX");
+    if (g_isa == R1_ISA_AVX512 && !(amx_env && !strcmp(amx_env, "0")) && r1_cpu_has_amx()) {
+        for (int t = 0; t < R1_TYPE_COUNT_; t++) {
+            if (!g_tab[R1_ISA_AVX512][t].name) continue;
+            g_amx_gemm[t] = r1_amx_gemm_kernel((r1_type)t);
+            if (g_amx_gemm[t]) g_amx = true;
+        }
+    }
 }
 
 const r1_type_traits *r1_type_get_traits(r1_type t) {
@@ -194,6 +209,14 @@ const r1_type_traits *r1_type_get_traits_isa(r1_type t, r1_isa isa) {
 
 void r1_gemm(const r1_type_traits *t, int n, int nr, int nc, const void *w, size_t w_stride, const void *a,
              size_t a_stride, float *out, size_t ldo) {
+    if (g_amx && nc >= R1_GEMM_BIG_MIN) {
+        /* traits of the AVX-512 table (the active one when g_amx): its type index */
+        const uintptr_t p = (uintptr_t)t, lo = (uintptr_t)&g_tab[R1_ISA_AVX512][0];
+        if (p >= lo && p < lo + sizeof g_tab[0]) {
+            const r1_gemm_fn f = g_amx_gemm[(p - lo) / sizeof *t];
+            if (f) { f(n, nr, nc, w, w_stride, a, a_stride, out, ldo); return; }
+        }
+    }
     if (t->gemm) { t->gemm(n, nr, nc, w, w_stride, a, a_stride, out, ldo); return; }
     for (int r = 0; r < nr; r++) {
         const char *wr = (const char *)w + (size_t)r * w_stride;
@@ -215,6 +238,11 @@ size_t r1_row_size(r1_type t, int64_t n) {
 r1_isa r1_isa_active(void) {
     pthread_once(&g_once, traits_init);
     return g_isa;
+}
+
+bool r1_amx_active(void) {
+    pthread_once(&g_once, traits_init);
+    return g_amx;
 }
 
 const char *r1_isa_name(r1_isa isa) {

@@ -56,6 +56,10 @@ typedef struct r1_type_traits {
                                     * activation rows, or NULL: use r1_gemm()            */
 } r1_type_traits;
 
+/* r1_gemm() uses the AMX kernel (when active for the type) from this many activation
+ * rows on (prefill); below it (decode, small expert groups) t->gemm / vec_dot. */
+#define R1_GEMM_BIG_MIN 8
+
 /* Traits of a supported type, or NULL (unknown id or a type r1 cannot use).
  * The first call picks kernels from cpuid (thread-safe, once). */
 const r1_type_traits *r1_type_get_traits(r1_type t);
@@ -64,12 +68,17 @@ const char *r1_type_name(r1_type t);           /* "q4_K", or "unknown" */
 size_t r1_row_size(r1_type t, int64_t n);
 
 /* ISA selection. R1_ISA environment variable ("scalar", "avx2", "avx512", "neon")
- * forces a lower path; the default is the best the CPU supports. */
+ * forces a lower path; the default is the best the CPU supports. On x86-64 with AMX
+ * (AMX-TILE + AMX-INT8 granted by the OS) the AVX-512 level also uses the AMX
+ * batched kernels in r1_gemm (Q8_0 weights); R1_ISA=avx512 or lower, or R1_AMX=0, turns
+ * them off. r1_amx_active() says whether they are in use. */
 typedef enum r1_isa { R1_ISA_SCALAR = 0, R1_ISA_AVX2 = 1, R1_ISA_AVX512 = 2, R1_ISA_NEON = 3 } r1_isa;
 r1_isa      r1_isa_active(void);
 const char *r1_isa_name(r1_isa isa);
+bool        r1_amx_active(void);
 
-/* Batched product through traits t (see r1_gemm_fn): t->gemm when the ISA has one,
+/* Batched product through traits t (see r1_gemm_fn): the AMX kernel when nc >=
+ * R1_GEMM_BIG_MIN, t is the active AVX-512 table's entry and AMX is active, else t->gemm when the ISA has one,
  * else vec_dot per pair, each weight row dotted with all nc activation rows while it is
  * in L1. Prefer this over nr*nc vec_dot calls for nc > 1. */
 void r1_gemm(const r1_type_traits *t, int n, int nr, int nc, const void *w, size_t w_stride, const void *a,

@@ -141,5 +141,11 @@ void r1_quant_install_neon(r1_type_traits *tab);
 
 /* src/cpu.c: the best ISA this CPU and OS support (x86: cpuid + XGETBV; aarch64: hwcaps). */
 r1_isa r1_cpu_best_isa(void);
+/* src/cpu.c: AMX-TILE + AMX-INT8 usable (cpuid, XCR0 tile state, Linux permission granted
+ * to the process by arch_prctl). Also requires the AVX-512 level. */
+bool r1_cpu_has_amx(void);
+/* src/simd/quant_amx.c: the AMX batched kernel for weight type t, or NULL (type without
+ * one, or a build without the AMX file). Only valid to call when r1_cpu_has_amx(). */
+r1_gemm_fn r1_amx_gemm_kernel(r1_type t);
 
 #endif
