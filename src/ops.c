@@ -113,6 +113,7 @@ typedef struct matmul_job {
     const void *xq; size_t xq_stride;
     float *y; size_t ldy;
     int n_tok, n_tasks;
+    bool amx;   /* r1_gemm will use the AMX kernel (bigger token blocks) */
 } matmul_job;
 
 /* Task i of n: output rows [i*R/n, (i+1)*R/n) (differ by at most one row between tasks). */
@@ -123,7 +124,10 @@ static void matmul_task(void *arg, int i) {
     /* Cache blocking: a block of MM_ROWS weight rows stays in L2 while all tokens pass
      * over it in blocks of MM_TOKS activation rows (which stay in L1/L2), so weights are
      * read from memory once per call and activations once per row block. */
-    enum { MM_ROWS = 32, MM_TOKS = 32 };
+    /* With AMX the kernel packs each weight block into tiles once per call: give it more
+     * tokens per call so the packing is amortised (activation tiles stream from L2). */
+    enum { MM_ROWS = 32 };
+    const int MM_TOKS = j->amx ? 128 : 32;
     for (int64_t rb = r0; rb < r1; rb += MM_ROWS) {
         const int nr = (int)R1_MIN((int64_t)MM_ROWS, r1 - rb);
         const char *wrow = (const char *)j->w->data + (size_t)rb * j->w->row_bytes;
@@ -139,7 +143,8 @@ static void matmul_task(void *arg, int i) {
 void ops_matmul_q(threadpool *pool, const r1_wmat *w, int n_tok, const void *xq, size_t xq_stride,
                   float *y, size_t ldy) {
     if (n_tok <= 0) return;
-    matmul_job j = {r1_type_get_traits(w->type), w, xq, xq_stride, y, ldy, n_tok, 1};
+    matmul_job j = {r1_type_get_traits(w->type), w, xq, xq_stride, y, ldy, n_tok, 1,
+                    r1_amx_active() && w->type == R1_TYPE_Q8_0};
     const int nth = threadpool_n_threads(pool);
     /* a few tasks per thread so uneven progress balances; >= 16 rows per task */
     int64_t n_tasks = (int64_t)nth * 4;
