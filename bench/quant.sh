@@ -34,7 +34,7 @@ if [ "${1:-}" = --quality ]; then
     mine="$out/r1-$t.gguf"; ref="$out/ref-$t.gguf"
     "$build/r1" quantize "$f16" "$mine" "$t" --threads 2 >/dev/null 2>"$out/err.log" || { echo "| $t | r1 quantize failed: $(tail -1 "$out/err.log") |"; continue; }
     "$H" ref "$f16" "$ref" "${FT[$t]}" || { echo "| $t | llama.cpp quantize failed |"; rm -f "$mine"; continue; }
-    same=$("$H" check "$mine" "$ref" | tail -1)
+    same=$("$H" check "$mine" "$ref" | tail -1 || true)
     "$build/r1" logits -m "$mine" --tokens "$toks" -t 2 -o "$out/r1.bin" >/dev/null
     "$build/r1" logits -m "$ref" --tokens "$toks" -t 2 -o "$out/ref.bin" >/dev/null
     gib=$(stat -c %s "$mine")
@@ -48,7 +48,9 @@ def err(name):
     rel = np.linalg.norm(q - f, axis=1) / np.linalg.norm(f, axis=1)
     return rel.mean(), rel.max(), int((q.argmax(1) == f.argmax(1)).sum())
 a, b = err("r1"), err("ref")
-ok = "yes" if same.rstrip().endswith("; ok") else "NO: " + same.strip()
+import re
+m = re.search(r"byte-identical to llama.cpp's quantization: (\d+) tensors", same)
+ok = "yes" if same.rstrip().endswith("; ok") else f"NO ({m.group(1) if m else '?'} identical; see quant_llamacpp check)"
 print(f"| {t} | {size / 2**30:.2f} | {a[0]:.4f} / {a[1]:.4f} | {b[0]:.4f} / {b[1]:.4f} | {a[2]}/32 / {b[2]}/32 | {ok} |")
 PY
   done
