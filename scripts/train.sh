@@ -13,7 +13,7 @@ r1="$build/r1"
 out="$build/train"; mkdir -p "$out"
 seed=${SEED:-1}; threads=${THREADS:-2}; grpo=${GRPO_STEPS:-0}
 shape=(--dim 96 --layers 4 --heads 4 --kv-heads 2 --hidden 256 --ctx 160)
-common=(--seed "$seed" --threads "$threads" --batch 32 --lr 3e-3 --tasks add,sub --digits 3
+common=(--kernels loops --seed "$seed" --threads "$threads" --batch 32 --lr 3e-3 --tasks add,sub --digits 3
         --eval-n 50 --ckpt "$out/sft.ckpt" --ckpt-every 50 --log "$out/sft.csv")
 rm -f "$out/sft.ckpt" "$out/sft.csv"
 start=$(date +%s)
@@ -26,7 +26,7 @@ start=$(date +%s)
 final="$out/sft.gguf"
 if [ "$grpo" -gt 0 ]; then
   cp "$out/sft.ckpt" "$out/grpo.ckpt"
-  "$r1" train --resume --seed "$seed" --threads "$threads" --tasks add,sub --digits 3 --sft-steps 900 \
+  "$r1" train --resume --kernels loops --seed "$seed" --threads "$threads" --tasks add,sub --digits 3 --sft-steps 900 \
     --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 5e-5 --eval-n 50 --eval-every 10 \
     --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
   final="$out/grpo.gguf"

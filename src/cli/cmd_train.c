@@ -25,6 +25,8 @@ static void usage(FILE *f) {
         "  --digits N            max digits per operand (default 3)\n"
         "  --dim N --layers N --heads N --kv-heads N --hidden N --ctx N   model shape\n"
         "  --threads N           worker threads (default 2)\n"
+        "  --kernels K           gemm (default: SIMD GEMM, same result on every CPU) or loops\n"
+        "                        (the plain loops that trained the add/sub demo model)\n"
         "  --eval-n N            held-out problems per task (default 100), --eval-every N\n"
         "  --eval-samples N      with --eval: also pass@1/pass@N over N samples at --temp\n"
         "  --log PATH            CSV log of every step\n"
@@ -139,6 +141,11 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--hidden")) o.cfg.hidden = atoi(v);
         else if (OPT("--ctx")) o.cfg.seq_len = atoi(v);
         else if (OPT("--threads")) o.threads = atoi(v);
+        else if (OPT("--kernels")) {
+            if (!strcmp(v, "loops")) o.loops = true;
+            else if (!strcmp(v, "gemm")) o.loops = false;
+            else { fprintf(stderr, "r1 train: --kernels gemm|loops\n"); return 2; }
+        }
         else if (OPT("--eval-n")) o.eval_n = atoi(v);
         else if (OPT("--eval-every")) o.eval_every = atoi(v);
         else if (OPT("--eval-samples")) eval_samples = atoi(v);
@@ -180,8 +187,8 @@ int cmd_train(int argc, char **argv) {
     if (bench > 0) {
         double tps, gf;
         tr_bench(s, bench, &tps, &gf);
-        printf("train bench: %d steps x %d sequences, %d threads: %.0f tokens/s (fwd+bwd+AdamW), %.2f GFLOP/s\n",
-               bench, o.batch, o.threads, tps, gf);
+        printf("train bench (%s kernels): %d steps x %d sequences, %d threads: %.0f tokens/s (fwd+bwd+AdamW), %.2f GFLOP/s\n",
+               o.loops ? "loops" : "gemm", bench, o.batch, o.threads, tps, gf);
     } else if (logits_out || grad_out) {
         const tm_config *c = tr_config(s);
         int32_t ids[512];
@@ -194,6 +201,7 @@ int cmd_train(int argc, char **argv) {
             p = *e == ',' ? e + 1 : e;
         }
         tm_scratch *scr = n > 0 ? tm_scratch_new(c) : NULL;
+        if (scr) tm_scratch_use_loops(scr, o.loops);
         float *row = malloc(sizeof(float) * c->vocab);
         FILE *f = scr && row ? fopen(logits_out ? logits_out : grad_out, "wb") : NULL;
         if (!f) rc = 1;

@@ -7,6 +7,7 @@
  * V = vocab, NH = n_heads, HD = head_dim. Activations saved per layer for backward.
  */
 #include "train/tmodel.h"
+#include "train/tgemm.h"
 #include <math.h>
 
 uint64_t tm_rng_next(uint64_t *s) {
@@ -114,6 +115,9 @@ struct tm_scratch {
     /* backward temporaries */
     float *dx, *dh, *dq, *dk, *dv, *do_, *da, *db, *ds, *dlog, *datt; /* sizes as above */
     float *cosv, *sinv;        /* [T][HD/2] */
+    float *wt;                 /* [max(D,H,V)·D] a transposed weight (GEMM kernels) */
+    float *dyt;                /* [max(D,H,V)·T] a transposed output gradient        */
+    int loops;                 /* 1: the plain-loop matmuls of sessions 1-2          */
     float *mem;
 };
 
@@ -123,6 +127,8 @@ tm_scratch *tm_scratch_new(const tm_config *c) {
     size_t per = T * D * 6 + T * 2 + T * KV * 2 + NH * T * T + T * H * 3;
     size_t tot = per * c->n_layers + T * D * 2 + T + T * V * 2 +
                  T * D * 4 + T * KV * 2 + T * H * 3 + T * T + T * HD;
+    size_t mx = R1_MAX(R1_MAX(D, H), V);
+    tot += mx * D + mx * T;
     tm_scratch *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->mem = calloc(tot, sizeof(float));
@@ -144,10 +150,13 @@ tm_scratch *tm_scratch_new(const tm_config *c) {
     TAKE(s->da, T * H); TAKE(s->db, T * H); TAKE(s->ds, T * H);
     TAKE(s->datt, T * T);
     TAKE(s->cosv, T * HD / 2); TAKE(s->sinv, T * HD / 2);
+    TAKE(s->wt, mx * D); TAKE(s->dyt, mx * T);
 #undef TAKE
     s->T = (int)T;
     return s;
 }
+
+void tm_scratch_use_loops(tm_scratch *s, bool loops) { s->loops = loops; }
 
 void tm_scratch_free(tm_scratch *s) {
     if (!s) return;
@@ -167,14 +176,15 @@ static void axpy(float *restrict y, float a, const float *restrict x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+/* The plain-loop matmuls (sessions 1-2; --kernels loops reproduces their numerics). */
 /* y[T][O] = x[T][I] · W[O][I]ᵀ */
-static void matmul(float *y, const float *x, const float *W, int T, int I, int O) {
+static void matmul_loops(float *y, const float *x, const float *W, int T, int I, int O) {
     for (int t = 0; t < T; t++)
         for (int o = 0; o < O; o++) y[(size_t)t * O + o] = dotf(x + (size_t)t * I, W + (size_t)o * I, I);
 }
 /* dx[T][I] (+)= dy[T][O] · W[O][I];  dW[O][I] += dy[T][O]ᵀ · x[T][I] */
-static void matmul_back(float *dx, int dx_accum, float *dW, const float *dy, const float *x,
-                        const float *W, int T, int I, int O) {
+static void matmul_back_loops(float *dx, int dx_accum, float *dW, const float *dy, const float *x,
+                              const float *W, int T, int I, int O) {
     if (dx) {
         if (!dx_accum) memset(dx, 0, sizeof(float) * (size_t)T * I);
         for (int t = 0; t < T; t++)
@@ -188,6 +198,22 @@ static void matmul_back(float *dx, int dx_accum, float *dW, const float *dy, con
             float d = dy[(size_t)t * O + o];
             if (d != 0.0f) axpy(dW + (size_t)o * I, d, x + (size_t)t * I, I);
         }
+}
+
+/* The same products through tg_gemm (SIMD, bit-identical to its scalar reference):
+ * forward y = x · Wᵀ with Wᵀ copied once per call; dx = dy · W directly; dW += dyᵀ · x
+ * with dyᵀ copied (both copies cost 1/T resp. 1/I of the product). */
+static void matmul(tm_scratch *s, float *y, const float *x, const float *W, int T, int I, int O) {
+    if (s->loops) { matmul_loops(y, x, W, T, I, O); return; }
+    tg_transpose(s->wt, W, O, I);
+    tg_gemm(T, O, I, x, I, s->wt, O, y, O, 0);
+}
+static void matmul_back(tm_scratch *s, float *dx, int dx_accum, float *dW, const float *dy, const float *x,
+                        const float *W, int T, int I, int O) {
+    if (s->loops) { matmul_back_loops(dx, dx_accum, dW, dy, x, W, T, I, O); return; }
+    if (dx) tg_gemm(T, I, O, dy, O, W, I, dx, I, dx_accum);
+    tg_transpose(s->dyt, dy, T, O);
+    tg_gemm(O, I, T, s->dyt, T, x, I, dW, I, 1);
 }
 
 /* h[t] = x[t] · rs[t] · g, rs[t] = 1/sqrt(mean(x[t]²) + eps) */
@@ -246,9 +272,9 @@ static void forward(const tm_config *c, const tm_params *p, tm_scratch *s, const
         const tm_layer *L = &p->l[l];
         if (l > 0) memcpy(A->x_in, s->x_fin, sizeof(float) * (size_t)T * D); /* x_fin holds the running residual */
         rmsnorm(A->h1, A->rs1, A->x_in, L->attn_norm, T, D, c->eps);
-        matmul(A->q, A->h1, L->wq, T, D, D);
-        matmul(A->k, A->h1, L->wk, T, D, KV);
-        matmul(A->v, A->h1, L->wv, T, D, KV);
+        matmul(s, A->q, A->h1, L->wq, T, D, D);
+        matmul(s, A->k, A->h1, L->wk, T, D, KV);
+        matmul(s, A->v, A->h1, L->wv, T, D, KV);
         rope(A->q, T, NH, HD, s->cosv, s->sinv, 1);
         rope(A->k, T, c->n_kv_heads, HD, s->cosv, s->sinv, 1);
         for (int h = 0; h < NH; h++) {
@@ -272,20 +298,20 @@ static void forward(const tm_config *c, const tm_params *p, tm_scratch *s, const
                 for (int u = t + 1; u < T; u++) pr[u] = 0;
             }
         }
-        matmul(A->x_mid, A->o, L->wo, T, D, D);
+        matmul(s, A->x_mid, A->o, L->wo, T, D, D);
         for (size_t i = 0; i < (size_t)T * D; i++) A->x_mid[i] += A->x_in[i];
         rmsnorm(A->h2, A->rs2, A->x_mid, L->ffn_norm, T, D, c->eps);
-        matmul(A->a, A->h2, L->wg, T, D, H);
-        matmul(A->b, A->h2, L->wu, T, D, H);
+        matmul(s, A->a, A->h2, L->wg, T, D, H);
+        matmul(s, A->b, A->h2, L->wu, T, D, H);
         for (size_t i = 0; i < (size_t)T * H; i++) {
             float a = A->a[i];
             A->s[i] = a / (1.0f + expf(-a)) * A->b[i];
         }
-        matmul(s->x_fin, A->s, L->wd, T, H, D);
+        matmul(s, s->x_fin, A->s, L->wd, T, H, D);
         for (size_t i = 0; i < (size_t)T * D; i++) s->x_fin[i] += A->x_mid[i];
     }
     rmsnorm(s->hf, s->rsf, s->x_fin, p->out_norm, T, D, c->eps);
-    matmul(s->logits, s->hf, p->output, T, D, V);
+    matmul(s, s->logits, s->hf, p->output, T, D, V);
 }
 
 void tm_logits_last(const tm_config *c, const tm_params *p, tm_scratch *s,
@@ -326,7 +352,7 @@ double tm_forward_backward(const tm_config *c, const tm_params *p, tm_scratch *s
 
     /* output head and final norm */
     float *dx = s->dx, *dh = s->dh;
-    matmul_back(dh, 0, g->output, s->dlog, s->hf, p->output, T, D, V);
+    matmul_back(s, dh, 0, g->output, s->dlog, s->hf, p->output, T, D, V);
     memset(dx, 0, sizeof(float) * (size_t)T * D);
     rmsnorm_back(dx, g->out_norm, dh, s->x_fin, s->rsf, p->out_norm, T, D);
 
@@ -335,17 +361,17 @@ double tm_forward_backward(const tm_config *c, const tm_params *p, tm_scratch *s
         const tm_layer *L = &p->l[l];
         tm_layer *G = &g->l[l];
         /* FFN: x_out = x_mid + Wd·s ; dx holds d x_out and becomes d x_mid */
-        matmul_back(s->ds, 0, G->wd, dx, A->s, L->wd, T, H, D);
+        matmul_back(s, s->ds, 0, G->wd, dx, A->s, L->wd, T, H, D);
         for (size_t i = 0; i < (size_t)T * H; i++) {
             float a = A->a[i], sg = 1.0f / (1.0f + expf(-a));
             s->db[i] = s->ds[i] * a * sg;
             s->da[i] = s->ds[i] * A->b[i] * sg * (1.0f + a * (1.0f - sg));
         }
-        matmul_back(dh, 0, G->wg, s->da, A->h2, L->wg, T, D, H);
-        matmul_back(dh, 1, G->wu, s->db, A->h2, L->wu, T, D, H);
+        matmul_back(s, dh, 0, G->wg, s->da, A->h2, L->wg, T, D, H);
+        matmul_back(s, dh, 1, G->wu, s->db, A->h2, L->wu, T, D, H);
         rmsnorm_back(dx, G->ffn_norm, dh, A->x_mid, A->rs2, L->ffn_norm, T, D);
         /* attention: x_mid = x_in + Wo·o ; dx becomes d x_in */
-        matmul_back(s->do_, 0, G->wo, dx, A->o, L->wo, T, D, D);
+        matmul_back(s, s->do_, 0, G->wo, dx, A->o, L->wo, T, D, D);
         memset(s->dq, 0, sizeof(float) * (size_t)T * D);
         memset(s->dk, 0, sizeof(float) * (size_t)T * KV);
         memset(s->dv, 0, sizeof(float) * (size_t)T * KV);
@@ -372,9 +398,9 @@ double tm_forward_backward(const tm_config *c, const tm_params *p, tm_scratch *s
         }
         rope(s->dq, T, NH, HD, s->cosv, s->sinv, -1);
         rope(s->dk, T, c->n_kv_heads, HD, s->cosv, s->sinv, -1);
-        matmul_back(dh, 0, G->wq, s->dq, A->h1, L->wq, T, D, D);
-        matmul_back(dh, 1, G->wk, s->dk, A->h1, L->wk, T, D, KV);
-        matmul_back(dh, 1, G->wv, s->dv, A->h1, L->wv, T, D, KV);
+        matmul_back(s, dh, 0, G->wq, s->dq, A->h1, L->wq, T, D, D);
+        matmul_back(s, dh, 1, G->wk, s->dk, A->h1, L->wk, T, D, KV);
+        matmul_back(s, dh, 1, G->wv, s->dv, A->h1, L->wv, T, D, KV);
         rmsnorm_back(dx, G->attn_norm, dh, A->x_in, A->rs1, L->attn_norm, T, D);
     }
     for (int t = 0; t < T; t++) axpy(g->embd + (size_t)tok[t] * D, 1.0f, dx + (size_t)t * D, D);

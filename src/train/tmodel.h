@@ -62,6 +62,10 @@ void tm_params_init(const tm_config *c, tm_params *p, uint64_t seed);
 typedef struct tm_scratch tm_scratch;
 tm_scratch *tm_scratch_new(const tm_config *c);
 void        tm_scratch_free(tm_scratch *s);
+/* loops = true: the plain-loop matmuls of sessions 1-2 (reproduces models trained with
+ * them bit for bit); false (default): tg_gemm (src/train/tgemm.h), SIMD where available,
+ * identical results on every ISA. The two differ in float summation order. */
+void        tm_scratch_use_loops(tm_scratch *s, bool loops);
 
 /* Forward (and, if g != NULL, backward) over tokens[0..n-1], 2 <= n <= seq_len.
  * Loss = Σ_t w[t] · (−log p(tokens[t+1] | tokens[0..t])) for t < n−1 (w has n−1

@@ -13,6 +13,7 @@
  *   no KL term (β = 0) — the valid-trace gate, not a KL leash, keeps traces faithful.
  */
 #include "train/trainer.h"
+#include "train/tgemm.h"
 #include <math.h>
 #include <pthread.h>
 
@@ -37,9 +38,10 @@ struct tr_state {
 typedef struct kvdec {
     const tm_config *c;
     const tm_params *p;
+    tm_params pt;             /* the matrices transposed ([in][out]) for tg_gemm; norms as p */
     float *kc, *vc;           /* [L][MAX_SEQ][KV] */
     float *x, *h, *q, *k, *v, *o, *a, *b, *att, *logits; /* single-token buffers */
-    float *mem;
+    float *mem, *tmem;
 } kvdec;
 
 static size_t kvd(const tm_config *c) { return (size_t)c->n_kv_heads * (c->dim / c->n_heads); }
@@ -56,17 +58,27 @@ static kvdec *kvdec_new(const tm_config *c, const tm_params *p) {
     d->x = q; q += D; d->h = q; q += D; d->q = q; q += D; d->o = q; q += D;
     d->k = q; q += KV; d->v = q; q += KV; d->a = q; q += H; d->b = q; q += H;
     d->att = q; q += MAX_SEQ; d->logits = q;
+    if (!(d->tmem = malloc(tm_n_params(c) * sizeof(float)))) { free(d->mem); free(d); return NULL; }
+    tm_params_view(c, d->tmem, &d->pt);
+    for (int l = 0; l < c->n_layers; l++) {
+        const tm_layer *L = &p->l[l];
+        tm_layer *T = &d->pt.l[l];
+        tg_transpose(T->wq, L->wq, (int)D, (int)D);
+        tg_transpose(T->wk, L->wk, (int)KV, (int)D);
+        tg_transpose(T->wv, L->wv, (int)KV, (int)D);
+        tg_transpose(T->wo, L->wo, (int)D, (int)D);
+        tg_transpose(T->wg, L->wg, (int)H, (int)D);
+        tg_transpose(T->wu, L->wu, (int)H, (int)D);
+        tg_transpose(T->wd, L->wd, (int)D, (int)H);
+    }
+    tg_transpose(d->pt.output, p->output, c->vocab, (int)D);
     return d;
 }
-static void kvdec_free(kvdec *d) { if (d) { free(d->mem); free(d); } }
+static void kvdec_free(kvdec *d) { if (d) { free(d->mem); free(d->tmem); free(d); } }
 
-static void mv(float *y, const float *W, const float *x, int I, int O) {
-    for (int o = 0; o < O; o++) {
-        const float *w = W + (size_t)o * I;
-        float s = 0;
-        for (int i = 0; i < I; i++) s += w[i] * x[i];
-        y[o] = s;
-    }
+/* y[O] = W[O][I] · x, given Wt = Wᵀ ([I][O]) */
+static void mv(float *y, const float *Wt, const float *x, int I, int O) {
+    tg_gemm(1, O, I, x, I, Wt, O, y, O, 0);
 }
 static void rms1(float *h, const float *x, const float *g, int D, float eps) {
     double ss = 0;
@@ -91,12 +103,12 @@ static void kvdec_step(kvdec *d, int32_t tok, int pos) {
     int D = c->dim, H = c->hidden, NH = c->n_heads, HD = D / NH, KV = (int)kvd(c), grp = NH / c->n_kv_heads;
     memcpy(d->x, p->embd + (size_t)tok * D, sizeof(float) * D);
     for (int l = 0; l < c->n_layers; l++) {
-        const tm_layer *L = &p->l[l];
+        const tm_layer *L = &p->l[l], *T = &d->pt.l[l];
         float *kc = d->kc + (size_t)l * MAX_SEQ * KV, *vc = d->vc + (size_t)l * MAX_SEQ * KV;
         rms1(d->h, d->x, L->attn_norm, D, c->eps);
-        mv(d->q, L->wq, d->h, D, D);
-        mv(kc + (size_t)pos * KV, L->wk, d->h, D, KV);
-        mv(vc + (size_t)pos * KV, L->wv, d->h, D, KV);
+        mv(d->q, T->wq, d->h, D, D);
+        mv(kc + (size_t)pos * KV, T->wk, d->h, D, KV);
+        mv(vc + (size_t)pos * KV, T->wv, d->h, D, KV);
         rope1(d->q, NH, HD, pos, c->rope_base);
         rope1(kc + (size_t)pos * KV, c->n_kv_heads, HD, pos, c->rope_base);
         float scale = 1.0f / sqrtf((float)HD);
@@ -118,17 +130,17 @@ static void kvdec_step(kvdec *d, int32_t tok, int pos) {
                 for (int i = 0; i < HD; i++) o[i] += d->att[u] / sum * v[i];
             }
         }
-        mv(d->h, L->wo, d->o, D, D);
+        mv(d->h, T->wo, d->o, D, D);
         for (int i = 0; i < D; i++) d->x[i] += d->h[i];
         rms1(d->h, d->x, L->ffn_norm, D, c->eps);
-        mv(d->a, L->wg, d->h, D, H);
-        mv(d->b, L->wu, d->h, D, H);
+        mv(d->a, T->wg, d->h, D, H);
+        mv(d->b, T->wu, d->h, D, H);
         for (int i = 0; i < H; i++) d->a[i] = d->a[i] / (1.0f + expf(-d->a[i])) * d->b[i];
-        mv(d->h, L->wd, d->a, H, D);
+        mv(d->h, T->wd, d->a, H, D);
         for (int i = 0; i < D; i++) d->x[i] += d->h[i];
     }
     rms1(d->h, d->x, p->out_norm, D, c->eps);
-    mv(d->logits, p->output, d->h, D, c->vocab);
+    mv(d->logits, d->pt.output, d->h, D, c->vocab);
 }
 
 /* Generates a completion for the prompt tokens (up to EOS or the length limit).
@@ -275,6 +287,7 @@ r1_status tr_create(const tr_opts *o, bool resume, tr_state **out, r1_error *err
         s->gbuf[k] = calloc(s->n, sizeof(float));
         s->scr[k] = tm_scratch_new(&s->c);
         if (!s->gbuf[k] || !s->scr[k]) { tr_free(s); return r1_set_error(err, R1_ERR_NOMEM, "out of memory for the trainer"); }
+        tm_scratch_use_loops(s->scr[k], o->loops);
         tm_params_view(&s->c, s->gbuf[k], &s->g[k]);
     }
     if (o->log) {

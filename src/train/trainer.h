@@ -17,6 +17,7 @@ typedef struct tr_opts {
     uint64_t seed;
     bool seed_override;     /* on resume: replace the checkpoint's seed (new data/rollouts from here on) */
     int threads;
+    bool loops;             /* the plain-loop matmuls of sessions 1-2 (--kernels loops)   */
     int batch;              /* SFT sequences per step; GRPO prompts per step            */
     int group;              /* GRPO samples per prompt (G)                              */
     int64_t sft_steps, grpo_steps;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # train_ref: a tiny model's loss and every parameter gradient from `r1 train` (C, float32
 # backward) against tests/ref/train_ref.py (independent float64 numpy forward + central
-# finite differences). Also: checkpoint resume is exact (2+2 steps == 4 steps, bit for bit).
+# finite differences), with both kernel families (gemm, loops). Also: checkpoint resume is
+# exact (2+2 steps == 4 steps, bit for bit); the SIMD GEMM run equals the R1_ISA=scalar run.
 set -euo pipefail
 build=${1:-build}
 r1="$build/r1"
@@ -12,6 +13,15 @@ tiny=(--dim 8 --layers 2 --heads 4 --kv-heads 2 --hidden 12 --ctx 64 --digits 1 
 toks=256,258,51,43,52,259,260,10,51,43,52,43,48,61,55,10,261
 "$r1" train --ckpt "$tmp/a.ckpt" --grad-out "$tmp/a.grad" --tokens "$toks"
 /usr/bin/python3 tests/ref/train_ref.py "$tmp/a.ckpt" "$tmp/a.grad" "$toks"
+# the plain-loop kernels (--kernels loops, which trained the add/sub demo model) as well
+"$r1" train --kernels loops --ckpt "$tmp/a.ckpt" --grad-out "$tmp/b.grad" --tokens "$toks"
+/usr/bin/python3 tests/ref/train_ref.py "$tmp/a.ckpt" "$tmp/b.grad" "$toks"
+# the GEMM kernels give the same bits on every ISA: SIMD run == R1_ISA=scalar run
+"$r1" train --seed 4 --sft-steps 3 "${tiny[@]}" --ckpt "$tmp/simd.ckpt" -o "$tmp/simd.gguf" 2>/dev/null
+R1_ISA=scalar "$r1" train --seed 4 --sft-steps 3 "${tiny[@]}" --ckpt "$tmp/scalar.ckpt" -o "$tmp/scalar.gguf" 2>/dev/null
+cmp "$tmp/simd.ckpt" "$tmp/scalar.ckpt"
+cmp "$tmp/simd.gguf" "$tmp/scalar.gguf"
+echo "gemm kernels: SIMD and scalar runs bit-identical"
 
 # exact resume: 4 steps straight vs 2 steps, then resume to 4
 "$r1" train --seed 5 --sft-steps 4 "${tiny[@]}" --ckpt "$tmp/full.ckpt" -o "$tmp/full.gguf" 2>/dev/null
