@@ -144,7 +144,7 @@ void ops_matmul_q(threadpool *pool, const r1_wmat *w, int n_tok, const void *xq,
                   float *y, size_t ldy) {
     if (n_tok <= 0) return;
     matmul_job j = {r1_type_get_traits(w->type), w, xq, xq_stride, y, ldy, n_tok, 1,
-                    r1_amx_active() && w->type == R1_TYPE_Q8_0};
+                    r1_amx_gemm_active(w->type)};
     const int nth = threadpool_n_threads(pool);
     /* a few tasks per thread so uneven progress balances; >= 16 rows per task */
     int64_t n_tasks = (int64_t)nth * 4;

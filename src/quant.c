@@ -245,6 +245,11 @@ bool r1_amx_active(void) {
     return g_amx;
 }
 
+bool r1_amx_gemm_active(r1_type t) {
+    pthread_once(&g_once, traits_init);
+    return g_amx && (unsigned)t < R1_TYPE_COUNT_ && g_amx_gemm[t] != NULL;
+}
+
 const char *r1_isa_name(r1_isa isa) {
     switch (isa) {
     case R1_ISA_SCALAR: return "scalar";

@@ -76,6 +76,9 @@ typedef enum r1_isa { R1_ISA_SCALAR = 0, R1_ISA_AVX2 = 1, R1_ISA_AVX512 = 2, R1_
 r1_isa      r1_isa_active(void);
 const char *r1_isa_name(r1_isa isa);
 bool        r1_amx_active(void);
+/* Whether r1_gemm uses an AMX kernel for weight type t (from R1_GEMM_BIG_MIN tokens on):
+ * callers give such kernels bigger token blocks, since they pack weights once per call. */
+bool        r1_amx_gemm_active(r1_type t);
 
 /* Batched product through traits t (see r1_gemm_fn): the AMX kernel when nc >=
  * R1_GEMM_BIG_MIN, t is the active AVX-512 table's entry and AMX is active, else t->gemm when the ISA has one,

@@ -147,5 +147,8 @@ bool r1_cpu_has_amx(void);
 /* src/simd/quant_amx.c: the AMX batched kernel for weight type t, or NULL (type without
  * one, or a build without the AMX file). Only valid to call when r1_cpu_has_amx(). */
 r1_gemm_fn r1_amx_gemm_kernel(r1_type t);
+/* src/simd/gemm_kq_amx.c: the AMX kernels of the k-quant weight types (Q4_K, Q6_K), or
+ * NULL; r1_amx_gemm_kernel falls back to it. Same validity rule. */
+r1_gemm_fn r1_amx_gemm_kquant(r1_type t);
 
 #endif

@@ -1,0 +1,164 @@
+/*
+ * test_gemm.c — the batched (prefill) k-quant kernels against the scalar vec_dot
+ * reference, per (weight row, activation row) pair: the AMX kernels of Q4_K and Q6_K
+ * (src/simd/gemm_kq_amx.c) and, on every CPU, the active traits' r1_gemm for the same
+ * types. Awkward shapes: weight rows and tokens around the 16-wide tiles (1, 15, 16, 17,
+ * 33, 100), 1..17 super-blocks (across the AMX kernels' 8-super-block chunks), weight row
+ * and output strides larger than needed. Weight bytes are random (every nibble/bit
+ * pattern, all 6-bit scales and mins), d/dmin random finite halves; activations are real
+ * Q8_K rows (the quantizer, so bsums match qs) of random floats.
+ * Outputs are poisoned with NaN before every call; cells outside the written ones must
+ * stay NaN.
+ * Tolerance: float rounding only. Each sub-block's int8 products are exact int32 on both
+ * sides; the float factors are applied in a different order, so
+ * |got - ref| <= 2e-6 * M (+ a tiny floor), M = the sum of the absolute values of all
+ * float terms (scale and min parts separately).
+ * Without AMX the AMX part prints that it was NOT exercised.
+ */
+#include "quant.h"
+#include "quant_impl.h"
+#include "test.h"
+#include <stdint.h>
+#include <stdlib.h>
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(void) {
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (uint32_t)(rng >> 32);
+}
+static uint16_t rnd_half(void) {
+    float v = (float)(1 + rnd() % 1000) / 8000.0f;
+    return r1_fp32_to_fp16((rnd() & 1) ? -v : v);
+}
+
+static void fill_w(r1_type t, char *row, int nsb) {
+    if (t == R1_TYPE_Q4_K) {
+        for (int i = 0; i < nsb; i++) {
+            block_q4_K *b = (block_q4_K *)row + i;
+            for (size_t k = 0; k < sizeof *b; k++) ((uint8_t *)b)[k] = (uint8_t)rnd();
+            b->d = rnd_half();
+            b->dmin = rnd_half();
+        }
+    } else {
+        for (int i = 0; i < nsb; i++) {
+            block_q6_K *b = (block_q6_K *)row + i;
+            for (size_t k = 0; k < sizeof *b; k++) ((uint8_t *)b)[k] = (uint8_t)rnd();
+            b->d = rnd_half();
+        }
+    }
+}
+
+static void fill_a(char *row, int nsb) {
+    const r1_type_traits *q8k = r1_type_get_traits_isa(R1_TYPE_Q8_K, R1_ISA_SCALAR);
+    float x[QK_K * 17];
+    for (int k = 0; k < nsb * QK_K; k++) x[k] = ((float)(rnd() % 20001) - 10000.0f) / 1000.0f * (float)(1 + k % 7);
+    q8k->from_float(x, row, (int64_t)nsb * QK_K);
+}
+
+/* sum of |float terms| of the dot (the rounding scale) */
+static double mag(r1_type t, const char *w, const char *a, int nsb) {
+    double m = 0;
+    for (int i = 0; i < nsb; i++) {
+        const block_q8_K *y = (const block_q8_K *)a + i;
+        if (t == R1_TYPE_Q4_K) {
+            const block_q4_K *x = (const block_q4_K *)w + i;
+            uint8_t sc[8], mn[8];
+            r1_q4k_scales_mins(x->scales, sc, mn);
+            double s1 = 0, s2 = 0;
+            for (int j = 0; j < 8; j++) {
+                int sa = 0;
+                for (int l = 0; l < 32; l++) {
+                    const int k = 32 * j + l, q = (x->qs[(k / 64) * 32 + l] >> (4 * (j & 1))) & 0xF;
+                    sa += q * abs(y->qs[k]);
+                }
+                s1 += (double)sc[j] * sa;
+                s2 += (double)mn[j] * abs(y->bsums[2 * j] + y->bsums[2 * j + 1]);
+            }
+            m += fabs((double)y->d) * (fabs(r1_fp16_to_fp32(x->d)) * s1 + fabs(r1_fp16_to_fp32(x->dmin)) * s2);
+        } else {
+            float xf[QK_K];   /* d * scale_j * q, exactly the reference's per-element product factors */
+            r1_type_get_traits_isa(R1_TYPE_Q6_K, R1_ISA_SCALAR)->to_float((const block_q6_K *)w + i, xf, QK_K);
+            for (int k = 0; k < QK_K; k++) m += fabs((double)y->d * xf[k] * y->qs[k]);
+        }
+    }
+    return m;
+}
+
+static int n_cases = 0;
+
+static void check(r1_type t, r1_gemm_fn f, const r1_type_traits *tr, int nr, int nc, int nsb) {
+    const r1_type_traits *ref = r1_type_get_traits_isa(t, R1_ISA_SCALAR);
+    const size_t row = r1_row_size(t, (int64_t)nsb * QK_K), arow = (size_t)nsb * sizeof(block_q8_K);
+    const size_t ws = row + 144 + 6, as = arow + 12;   /* strides larger than a row */
+    const size_t ldo = (size_t)nr + 5;
+    char *w = malloc(ws * nr), *a = malloc(as * nc);
+    float *out = malloc(sizeof(float) * ldo * (nc + 1));
+    if (!w || !a || !out) { CHECK(0, "out of memory"); free(w); free(a); free(out); return; }
+    for (int r = 0; r < nr; r++) fill_w(t, w + r * ws, nsb);
+    for (int c = 0; c < nc; c++) fill_a(a + c * as, nsb);
+    for (size_t i = 0; i < ldo * (nc + 1); i++) out[i] = NAN;
+    if (f) f(nsb * QK_K, nr, nc, w, ws, a, as, out, ldo);
+    else r1_gemm(tr, nsb * QK_K, nr, nc, w, ws, a, as, out, ldo);
+    int bad = 0;
+    for (int c = 0; c <= nc; c++)
+        for (size_t r = 0; r < ldo; r++) {
+            const float got = out[(size_t)c * ldo + r];
+            if (c == nc || (int)r >= nr) {
+                if (!isnan(got) && bad++ < 5)
+                    CHECK(isnan(got), "%s nr %d nc %d nsb %d: wrote outside (%d, %zu)", ref->name, nr, nc, nsb, c, r);
+                continue;
+            }
+            float want;
+            ref->vec_dot_ref(nsb * QK_K, &want, w + r * ws, a + c * as);
+            const double tol = 2e-6 * mag(t, w + r * ws, a + c * as, nsb) + 1e-6;
+            if (!(fabs((double)got - want) <= tol) && bad++ < 5)
+                CHECK(fabs((double)got - want) <= tol, "%s nr %d nc %d nsb %d (r %zu c %d): %.9g vs ref %.9g (tol %g)",
+                      ref->name, nr, nc, nsb, r, c, got, want, tol);
+        }
+    n_cases++;
+    free(w); free(a); free(out);
+}
+
+static const int rows[] = {1, 15, 16, 17, 33, 100};
+static const int toks[] = {1, 8, 15, 16, 17, 33, 100};
+static const int sbs[] = {1, 3, 8, 9, 17};
+static const r1_type types[] = {R1_TYPE_Q4_K, R1_TYPE_Q6_K};
+
+static void test_amx_kernels(void) {
+    if (!r1_cpu_has_amx()) {
+        printf("NOTE: AMX not available on this CPU/OS: the AMX k-quant kernels were NOT exercised\n");
+        return;
+    }
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        r1_gemm_fn f = r1_amx_gemm_kernel(types[ti]);
+        REQUIRE(f != NULL, "no AMX kernel for %s", r1_type_name(types[ti]));
+        n_cases = 0;
+        for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+            for (size_t j = 0; j < sizeof toks / sizeof *toks; j++)
+                for (size_t k = 0; k < sizeof sbs / sizeof *sbs; k++) check(types[ti], f, NULL, rows[i], toks[j], sbs[k]);
+        printf("AMX %s kernel exercised on %d shapes\n", r1_type_name(types[ti]), n_cases);
+    }
+}
+
+/* r1_gemm through the active traits (AMX when active and nc >= R1_GEMM_BIG_MIN, else the
+ * ISA's batched kernel / vec_dot), and each ISA table's own gemm. */
+static void test_r1_gemm(void) {
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        const r1_type_traits *tr = r1_type_get_traits(types[ti]);
+        REQUIRE(tr != NULL);
+        for (size_t i = 0; i < sizeof rows / sizeof *rows; i += 2)
+            for (size_t j = 0; j < sizeof toks / sizeof *toks; j++) check(types[ti], NULL, tr, rows[i], toks[j], 9);
+        for (int isa = 0; isa <= R1_ISA_NEON; isa++) {
+            const r1_type_traits *ti2 = r1_type_get_traits_isa(types[ti], (r1_isa)isa);
+            if (!ti2) continue;
+            check(types[ti], NULL, ti2, 17, 33, 3);
+        }
+    }
+    printf("r1_gemm (%s%s) checked\n", r1_isa_name(r1_isa_active()), r1_amx_active() ? " + AMX" : "");
+}
+
+int main(void) {
+    RUN(test_amx_kernels);
+    RUN(test_r1_gemm);
+    return TEST_SUMMARY();
+}
