@@ -117,6 +117,7 @@ struct tm_scratch {
     float *cosv, *sinv;        /* [T][HD/2] */
     float *wt;                 /* [max(D,H,V)·D] a transposed weight (GEMM kernels) */
     float *dyt;                /* [max(D,H,V)·T] a transposed output gradient        */
+    float *tt, *kt;            /* [T·T], [HD·T] attention transposes (GEMM kernels)  */
     int loops;                 /* 1: the plain-loop matmuls of sessions 1-2          */
     float *mem;
 };
@@ -128,7 +129,7 @@ tm_scratch *tm_scratch_new(const tm_config *c) {
     size_t tot = per * c->n_layers + T * D * 2 + T + T * V * 2 +
                  T * D * 4 + T * KV * 2 + T * H * 3 + T * T + T * HD;
     size_t mx = R1_MAX(R1_MAX(D, H), V);
-    tot += mx * D + mx * T;
+    tot += mx * D + mx * T + T * T + HD * T;
     tm_scratch *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->mem = calloc(tot, sizeof(float));
@@ -150,7 +151,7 @@ tm_scratch *tm_scratch_new(const tm_config *c) {
     TAKE(s->da, T * H); TAKE(s->db, T * H); TAKE(s->ds, T * H);
     TAKE(s->datt, T * T);
     TAKE(s->cosv, T * HD / 2); TAKE(s->sinv, T * HD / 2);
-    TAKE(s->wt, mx * D); TAKE(s->dyt, mx * T);
+    TAKE(s->wt, mx * D); TAKE(s->dyt, mx * T); TAKE(s->tt, T * T); TAKE(s->kt, HD * T);
 #undef TAKE
     s->T = (int)T;
     return s;
@@ -255,6 +256,56 @@ static void rope(float *x, int T, int nh, int HD, const float *cosv, const float
         }
 }
 
+
+/* dst[i][u] = src[u·ld + i] for u < T, i < HD (a head's [T][HD] slice, transposed). */
+static void head_t(float *dst, const float *src, int ld, int T, int HD) {
+    for (int u = 0; u < T; u++)
+        for (int i = 0; i < HD; i++) dst[(size_t)i * T + u] = src[(size_t)u * ld + i];
+}
+
+/* Causal attention through tg_gemm, per head: S = Q·Kᵀ (the full T×T, the upper triangle
+ * then masked), P = softmax over u <= t (zeros above the diagonal), O = P·V. */
+static void attn_fwd_gemm(tm_scratch *s, tm_lact *A, int T, int D, int KV, int NH, int HD, int grp, float scale) {
+    for (int h = 0; h < NH; h++) {
+        int kh = h / grp;
+        float *P = A->att + (size_t)h * T * T;
+        head_t(s->kt, A->k + kh * HD, KV, T, HD);
+        tg_gemm(T, T, HD, A->q + h * HD, D, s->kt, T, P, T, 0);
+        for (int t = 0; t < T; t++) {
+            float *pr = P + (size_t)t * T, mx = -INFINITY, sum = 0;
+            for (int u = 0; u <= t; u++) { pr[u] *= scale; if (pr[u] > mx) mx = pr[u]; }
+            for (int u = 0; u <= t; u++) { pr[u] = expf(pr[u] - mx); sum += pr[u]; }
+            for (int u = 0; u <= t; u++) pr[u] /= sum;
+            for (int u = t + 1; u < T; u++) pr[u] = 0;
+        }
+        tg_gemm(T, HD, T, P, T, A->v + kh * HD, KV, A->o + h * HD, D, 0);
+    }
+}
+
+/* Its backward: dP = dO·Vᵀ, dV += Pᵀ·dO, dS = P⊙(dP − rowsum(P⊙dP))·scale, dQ = dS·K,
+ * dK += dSᵀ·Q (GQA heads sharing a KV head accumulate into its dK, dV). */
+static void attn_bwd_gemm(tm_scratch *s, tm_lact *A, int T, int D, int KV, int NH, int HD, int grp, float scale) {
+    for (int h = 0; h < NH; h++) {
+        int kh = h / grp;
+        const float *P = A->att + (size_t)h * T * T, *dO = s->do_ + h * HD;
+        float *dP = s->datt;
+        head_t(s->kt, A->v + kh * HD, KV, T, HD);
+        tg_gemm(T, T, HD, dO, D, s->kt, T, dP, T, 0);
+        tg_transpose(s->tt, P, T, T);
+        tg_gemm(T, HD, T, s->tt, T, dO, D, s->dv + kh * HD, KV, 1);
+        for (int t = 0; t < T; t++) {
+            const float *pr = P + (size_t)t * T;
+            float *d = dP + (size_t)t * T, sdp = 0;
+            for (int u = 0; u <= t; u++) sdp += pr[u] * d[u];
+            for (int u = 0; u <= t; u++) d[u] = pr[u] * (d[u] - sdp) * scale;
+            for (int u = t + 1; u < T; u++) d[u] = 0;
+        }
+        tg_gemm(T, HD, T, dP, T, A->k + kh * HD, KV, s->dq + h * HD, D, 0);
+        tg_transpose(s->tt, dP, T, T);
+        tg_gemm(T, HD, T, s->tt, T, A->q + h * HD, D, s->dk + kh * HD, KV, 1);
+    }
+}
+
 static void forward(const tm_config *c, const tm_params *p, tm_scratch *s, const int32_t *tok, int T) {
     int D = c->dim, H = c->hidden, V = c->vocab, NH = c->n_heads, HD = D / NH, KV = (int)kv_dim(c);
     int grp = NH / c->n_kv_heads;
@@ -277,7 +328,8 @@ static void forward(const tm_config *c, const tm_params *p, tm_scratch *s, const
         matmul(s, A->v, A->h1, L->wv, T, D, KV);
         rope(A->q, T, NH, HD, s->cosv, s->sinv, 1);
         rope(A->k, T, c->n_kv_heads, HD, s->cosv, s->sinv, 1);
-        for (int h = 0; h < NH; h++) {
+        if (!s->loops) attn_fwd_gemm(s, A, T, D, KV, NH, HD, grp, scale);
+        else for (int h = 0; h < NH; h++) {
             int kh = h / grp;
             for (int t = 0; t < T; t++) {
                 float *pr = A->att + ((size_t)h * T + t) * T;
@@ -375,7 +427,8 @@ double tm_forward_backward(const tm_config *c, const tm_params *p, tm_scratch *s
         memset(s->dq, 0, sizeof(float) * (size_t)T * D);
         memset(s->dk, 0, sizeof(float) * (size_t)T * KV);
         memset(s->dv, 0, sizeof(float) * (size_t)T * KV);
-        for (int h = 0; h < NH; h++) {
+        if (!s->loops) attn_bwd_gemm(s, A, T, D, KV, NH, HD, grp, scale);
+        else for (int h = 0; h < NH; h++) {
             int kh = h / grp;
             for (int t = 0; t < T; t++) {
                 const float *pr = A->att + ((size_t)h * T + t) * T;
