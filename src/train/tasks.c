@@ -127,14 +127,22 @@ int task_trace(const task *t, float err_rate, uint64_t *rng, char *out, size_t c
     if (t->kind == TASK_COUNTDOWN) {
         static const char ops[3] = {'+', '-', '*'};
         static const int perm[6][3] = {{0,1,2},{0,2,1},{1,0,2},{1,2,0},{2,0,1},{2,1,0}};
-        int tries = 0;
+        /* Up to CD_MAX_MISSES distinct wrong attempts (checked and abandoned), then the hit:
+         * trial and error that fits a 192-token context (session 2 allowed 6 misses with
+         * repeats: traces up to 244 tokens). */
+        enum { CD_MAX_MISSES = 3 };
+        int tries = 0, seen[CD_MAX_MISSES + 1][5];
         char ansbuf[64] = "";
         for (int guard = 0; guard < 400; guard++) {
             int p = tm_rng_int(rng, 0, 5); char o1 = ops[tm_rng_int(rng, 0, 2)], o2 = ops[tm_rng_int(rng, 0, 2)];
             int x = t->nums[perm[p][0]], y = t->nums[perm[p][1]], z = t->nums[perm[p][2]];
             long long r = cd_apply(x, o1, y), s = cd_apply(r, o2, z);
-            bool hit = s == t->target;
-            if (!hit && tries >= 6) continue;
+            bool hit = s == t->target, dup = false;
+            if (!hit && tries >= CD_MAX_MISSES) continue;
+            for (int j = 0; j < tries; j++)
+                dup |= seen[j][0] == x && seen[j][1] == o1 && seen[j][2] == y && seen[j][3] == o2 && seen[j][4] == z;
+            if (dup) continue;
+            seen[tries][0] = x; seen[tries][1] = o1; seen[tries][2] = y; seen[tries][3] = o2; seen[tries][4] = z;
             if (slip && !hit && tm_rng_uniform(rng) < 0.3) s += 1;     /* a checked-and-missed slip */
             PUT(cd_fmt, x, o1, y, r, r, o2, z, s, s == t->target ? "yes" : "no");
             tries++;
