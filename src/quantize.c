@@ -3,7 +3,7 @@
  * quantize.h).
  *
  * Plan, then stream: every tensor's output type is decided first (quant_mix.c rules,
- * visited in llama.cpp's order: names sorted lexicographically), so that every error
+ * visited in llama.cpp's order: by layer number, then by name), so that every error
  * (unknown type, a row the target cannot hold, quantized input without
  * allow_requantize) is reported before anything is written. Tensors whose type does not
  * change are copied from the input map at write time; the others are produced at write
@@ -91,8 +91,19 @@ static r1_status produce_tensor(void *user, void *dst, size_t nbytes, r1_error *
     return R1_OK;
 }
 
+/* llama.cpp's tensor order (its model loader's weight map): the layer number parsed from
+ * "blk.N." (-1 when absent) first, then the name. The mixture rules' counters advance in
+ * this order, so with more than 10 layers it decides which layers get more bits: in plain
+ * name order "blk.10" would come before "blk.2". */
+static int llama_layer_of(const char *name) {
+    int layer = -1;
+    if (sscanf(name, "blk.%d.", &layer) < 1) layer = -1;
+    return layer;
+}
 static int cmp_names(const void *a, const void *b) {
     const gguf_tensor *x = *(const gguf_tensor *const *)a, *y = *(const gguf_tensor *const *)b;
+    int lx = llama_layer_of(x->name), ly = llama_layer_of(y->name);
+    if (lx != ly) return lx < ly ? -1 : 1;
     return strcmp(x->name, y->name);
 }
 

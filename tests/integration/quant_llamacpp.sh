@@ -2,7 +2,10 @@
 # quant_llamacpp.sh BUILD — `r1 quantize` against llama.cpp (prebuilt libllama/libggml).
 #  1. a small random llama-architecture model (tests/oracle/quant_gen_model.py: 8 layers,
 #     GQA 4, n_ff 544 so ffn_down rows need k-quant fallbacks) in F16 and BF16, plus
-#     build/tools/gen_model's qwen2, qwen3 and deepseek2 (MoE + MLA) tiny presets;
+#     build/tools/gen_model's qwen2, qwen3 and deepseek2 (MoE + MLA) tiny presets, and
+#     28/30-layer qwen2, llama and deepseek2 models for the mixture types (where the
+#     order llama.cpp visits tensors in, blk.2 before blk.10, decides which layers get
+#     more bits);
 #  2. for each file type: llama.cpp quantizes it (llama_model_quantize) and r1's mixture
 #     rules must pick the same type for every tensor;
 #  3. r1 quantizes it: llama.cpp must load the result, every tensor must dequantize
@@ -43,11 +46,11 @@ for src in f16 bf16; do
     [ "$src" = bf16 ] && case $name in Q8_0|Q4_K_M|Q6_K) ;; *) continue;; esac
     in="$out/model-$src.gguf"; ref="$out/ref-$src-$name.gguf"; mine="$out/r1-$src-$name.gguf"
     "$H" ref "$in" "$ref" "${FT[$name]}" || { echo "FAIL: llama.cpp could not quantize to $name"; fail=1; continue; }
-    "$H" mix "$in" "$ref" "${FT[$name]}" | tail -1 | sed "s/^/[$src] /" | tee "$out/last.log"
+    "$H" mix "$in" "$ref" "${FT[$name]}" | tail -1 | sed "s/^/[$src] /" | tee "$out/last.log" || true
     grep -q "; ok$" "$out/last.log" || fail=1
     if [ $have_r1 = 1 ]; then
       if "$build/r1" quantize "$in" "$mine" "$name" --threads 2 2>"$out/err.log"; then
-        "$H" check "$mine" "$ref" | tail -1 | sed "s/^/[$src $name] /" | tee "$out/last.log"
+        "$H" check "$mine" "$ref" | tail -1 | sed "s/^/[$src $name] /" | tee "$out/last.log" || true
         grep -q "; ok$" "$out/last.log" || fail=1
       else echo "FAIL: r1 quantize $name: $(cat "$out/err.log")"; fail=1; fi
       rm -f "$mine"
@@ -64,15 +67,37 @@ if [ $have_r1 = 1 ] && make -s BUILD="$build" "$build/tools/gen_model" >/dev/nul
     "$build/tools/gen_model" --arch "$1" --preset "$2" --type f16 -o "$out/gen.gguf" >/dev/null
     for name in Q4_K_M Q3_K_M Q5_K_S Q8_0; do
       "$H" ref "$out/gen.gguf" "$out/gen-ref.gguf" "${FT[$name]}" || { echo "FAIL: llama.cpp quantize $spec $name"; fail=1; continue; }
-      "$H" mix "$out/gen.gguf" "$out/gen-ref.gguf" "${FT[$name]}" | tail -1 | sed "s/^/[$1] /" | tee "$out/last.log"
+      "$H" mix "$out/gen.gguf" "$out/gen-ref.gguf" "${FT[$name]}" | tail -1 | sed "s/^/[$1] /" | tee "$out/last.log" || true
       grep -q "; ok$" "$out/last.log" || fail=1
       if "$build/r1" quantize "$out/gen.gguf" "$out/gen-r1.gguf" "$name" 2>"$out/err.log"; then
-        "$H" check "$out/gen-r1.gguf" "$out/gen-ref.gguf" | tail -1 | sed "s/^/[$1 $name] /" | tee "$out/last.log"
+        "$H" check "$out/gen-r1.gguf" "$out/gen-ref.gguf" | tail -1 | sed "s/^/[$1 $name] /" | tee "$out/last.log" || true
         grep -q "; ok$" "$out/last.log" || fail=1
       else echo "FAIL: r1 quantize $spec $name: $(cat "$out/err.log")"; fail=1; fi
     done
   done
   rm -f "$out"/gen*.gguf
+
+  # Deep models: llama.cpp visits tensors by layer NUMBER (blk.2 before blk.10), and the
+  # attn_v / ffn_down counters decide which layers get more bits, so with more than 10
+  # layers the visiting order matters (the 8-layer models above cannot show it). Small
+  # widths (multiples of 256, so the k-quants are used without fallbacks), 28-30 layers.
+  for spec in "qwen2 28 --layers 28 --embd 256 --heads 8 --kv-heads 2 --ff 512 --vocab 512" \
+              "llama 30 --layers 30 --embd 256 --heads 4 --kv-heads 2 --ff 768 --vocab 512" \
+              "deepseek2 28 --preset v3-tiny --layers 28 --embd 256 --kv-lora 256 --ff 512 --ff-exp 256 --experts 4 --experts-used 2 --groups 1 --groups-used 1 --vocab 512"; do
+    set -- $spec
+    arch=$1 nl=$2; shift 2
+    "$build/tools/gen_model" --arch "$arch" "$@" --type f16 -o "$out/deep.gguf" >/dev/null
+    for name in Q2_K Q3_K_M Q4_K_M Q4_K_S Q5_K_M Q5_K_S IQ4_NL IQ4_XS; do
+      "$H" ref "$out/deep.gguf" "$out/deep-ref.gguf" "${FT[$name]}" || { echo "FAIL: llama.cpp quantize $arch-$nl $name"; fail=1; continue; }
+      "$H" mix "$out/deep.gguf" "$out/deep-ref.gguf" "${FT[$name]}" | tail -1 | sed "s/^/[$arch $nl layers] /" | tee "$out/last.log" || true
+      grep -q "; ok$" "$out/last.log" || fail=1
+      if "$build/r1" quantize "$out/deep.gguf" "$out/deep-r1.gguf" "$name" --threads 2 2>"$out/err.log"; then
+        "$H" check "$out/deep-r1.gguf" "$out/deep-ref.gguf" | tail -1 | sed "s/^/[$arch $nl layers $name] /" | tee "$out/last.log" || true
+        grep -q "; ok$" "$out/last.log" || fail=1
+      else echo "FAIL: r1 quantize $arch-$nl $name: $(cat "$out/err.log")"; fail=1; fi
+    done
+  done
+  rm -f "$out"/deep*.gguf
 fi
 
 if [ $have_r1 = 1 ]; then

@@ -50,7 +50,19 @@ static void load_backends(void) {
 
 static bool no_progress(float p, void *user) { (void)p; (void)user; return true; }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* llama.cpp's tensor order (llama_model_loader's weight_name_comparer): the number in
+ * "blk.N." (-1 when absent), then the name; the mixture counters advance in this order. */
+static int layer_of(const char *name) {
+    int layer = -1;
+    if (sscanf(name, "blk.%d.", &layer) < 1) layer = -1;
+    return layer;
+}
+static int cmp_str(const void *a, const void *b) {
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    int lx = layer_of(x), ly = layer_of(y);
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return strcmp(x, y);
+}
 
 /* r1's mixture rules (quant_mix.c) vs the types llama.cpp chose in REF (quantized from
  * the unquantized IN, whose tensors keep their type when r1 would not quantize them). */
