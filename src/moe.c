@@ -12,6 +12,7 @@
  */
 #include "moe.h"
 #include <math.h>
+#include <stdatomic.h>
 
 /* ---- weight views ------------------------------------------------------------------ */
 r1_status r1_wmat_init(r1_wmat *w, r1_type type, const void *data, int64_t n_cols,
@@ -108,35 +109,6 @@ r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
     j.xq = convert_rows(w, n_tok, x, ldx, &j.ld, &owned);
     if (!j.xq) return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
     r1_par_run(par, mul_worker, &j);
-    free(owned);
-    return R1_OK;
-}
-
-/* Two products over the same activations (an expert's gate and up): the rows are
- * converted to the vec_dot type once and one parallel run does both matrices. a and b
- * must have the same type and width. */
-typedef struct mul2_job { mul_job a, b; } mul2_job;
-static void mul2_worker(void *arg, int i, int n) {
-    mul2_job *j = arg;
-    mul_worker(&j->a, i, n);
-    mul_worker(&j->b, i, n);
-}
-
-static r1_status wmat_mul2(const r1_wmat *a, const r1_wmat *b, int n_tok, const float *x, size_t ldx,
-                           float *ya, float *yb, size_t ldy, const r1_par *par, r1_error *err) {
-    if (a->type != b->type || a->n_cols != b->n_cols) {
-        r1_status st = r1_wmat_mul(a, n_tok, x, ldx, ya, ldy, par, err);
-        return st ? st : r1_wmat_mul(b, n_tok, x, ldx, yb, ldy, par, err);
-    }
-    if (n_tok <= 0) return R1_OK;
-    mul2_job j = {.a = {.w = a, .tr = r1_type_get_traits(a->type), .n_tok = n_tok, .y = ya, .ldy = ldy}};
-    void *owned;
-    j.a.xq = convert_rows(a, n_tok, x, ldx, &j.a.ld, &owned);
-    if (!j.a.xq) return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
-    j.b = j.a;
-    j.b.w = b;
-    j.b.y = yb;
-    r1_par_run(par, mul2_worker, &j);
     free(owned);
     return R1_OK;
 }
@@ -285,47 +257,300 @@ r1_wmat r1_moe_expert(const r1_moe_layer *l, int which, int expert) {
     return w;
 }
 
-/* h[t][i] = silu(g[t][i]) * u[t][i] for the n_tok × n_ff block (fused into the product
- * loop's output, one pass). */
-static void swiglu_rows(float *g, const float *u, int n_tok, int n_ff) {
-    for (size_t i = 0; i < (size_t)n_tok * (size_t)n_ff; i++) g[i] = silu(g[i]) * u[i];
+/* ---- batched SwiGLU FFNs over token groups ----------------------------------------------
+ * r1_moe_forward evaluates the shared experts (over all tokens) and every chosen expert
+ * (over its tokens) as "groups"; r1_ffn_swiglu is one group. Two parallel runs, each over
+ * many small work items that the workers claim one at a time (an atomic counter), so
+ * uneven expert sizes do not leave a thread idle and a layer costs two synchronisations
+ * instead of two per expert:
+ *   A. item = (group, block of RB gate/up rows): the gate and up products of those rows
+ *      for all the group's tokens (token tiles of <= TILE_BYTES of activations), then
+ *      h = silu(g)·u, and h's RB columns converted straight into the down product's
+ *      activation type (RB is a multiple of that type's block, so the converted blocks are
+ *      exactly those of a whole-row conversion). Items are ordered largest group first.
+ *   B. item = a block of FFN_COLS output columns: every group's down product for those
+ *      columns, accumulated into out in group order (a first group that covers every
+ *      output row in order with weight 1 stores; otherwise the columns are zeroed; the
+ *      others add weight·y). An item owns its columns, so the summation order of every
+ *      output does not depend on the threads. */
+enum { FFN_COLS = 64, TILE_BYTES = 512 * 1024 };
+
+typedef struct ffn_grp {
+    r1_wmat gate, up, down;
+    const r1_type_traits *tg, *tu, *td, *th;   /* gate, up, down traits; h's type's traits */
+    r1_type ht;              /* h's type (the down product's vec_dot type)                 */
+    int c;                   /* tokens (rows)                                              */
+    const char *xg, *xu;     /* gate / up activation rows in their vec_dot types           */
+    size_t ldg, ldu;
+    char *h;                 /* c rows of ht, stride ldh                                   */
+    size_t ldh;
+    const int32_t *tok;      /* output row of row i (NULL: i)                              */
+    const float *wt;         /* weight of row i (NULL: 1)                                  */
+    int rb;                  /* phase A's row block                                        */
+    int tb_a, tb_b;          /* token tiles of phases A and B                              */
+} ffn_grp;
+
+typedef struct ffn_job {
+    ffn_grp *g;
+    int n_grp;
+    const int64_t *item;     /* phase A items: group << 32 | block index                   */
+    int n_items;
+    atomic_int next;
+    float *out;
+    size_t ldo;
+    int n_out, n_rows_out;   /* output columns (D) and rows                                */
+    bool first_stores;
+    float *scratch;          /* per worker task: per_worker floats                         */
+    size_t per_worker;
+} ffn_job;
+
+static void ffn_a_worker(void *arg, int wi, int nw) {
+    ffn_job *j = arg;
+    (void)nw;
+    float *gb = j->scratch + j->per_worker * (size_t)wi;
+    for (;;) {
+        const int it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (it >= j->n_items) break;
+        const ffn_grp *g = &j->g[j->item[it] >> 32];
+        const int F = (int)g->gate.n_rows, r0 = (int)(j->item[it] & 0xFFFFFFFF) * g->rb, nr = R1_MIN(g->rb, F - r0);
+        float *ub = gb + (size_t)g->tb_a * (size_t)g->rb;
+        const size_t hoff = r1_row_size(g->ht, r0);
+        for (int t0 = 0; t0 < g->c; t0 += g->tb_a) {
+            const int nt = R1_MIN(g->tb_a, g->c - t0);
+            for (int s = 0; s < nr; s += MUL_ROWS) {
+                const int ns = R1_MIN(MUL_ROWS, nr - s);
+                r1_gemm(g->tg, (int)g->gate.n_cols, ns, nt,
+                        (const char *)g->gate.data + (size_t)(r0 + s) * g->gate.row_bytes, g->gate.row_bytes,
+                        g->xg + (size_t)t0 * g->ldg, g->ldg, gb + s, (size_t)g->rb);
+                r1_gemm(g->tu, (int)g->up.n_cols, ns, nt,
+                        (const char *)g->up.data + (size_t)(r0 + s) * g->up.row_bytes, g->up.row_bytes,
+                        g->xu + (size_t)t0 * g->ldu, g->ldu, ub + s, (size_t)g->rb);
+            }
+            for (int t = 0; t < nt; t++) {
+                float *gr = gb + (size_t)t * g->rb;
+                const float *ur = ub + (size_t)t * g->rb;
+                for (int i = 0; i < nr; i++) gr[i] = silu(gr[i]) * ur[i];
+                g->th->from_float(gr, g->h + (size_t)(t0 + t) * g->ldh + hoff, nr);
+            }
+        }
+    }
+}
+
+static void ffn_b_worker(void *arg, int wi, int nw) {
+    ffn_job *j = arg;
+    (void)nw;
+    float *yb = j->scratch + j->per_worker * (size_t)wi;
+    const int n_blk = (j->n_out + FFN_COLS - 1) / FFN_COLS;
+    for (;;) {
+        const int it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (it >= n_blk) break;
+        const int c0 = it * FFN_COLS, nc = R1_MIN(FFN_COLS, j->n_out - c0);
+        if (!j->first_stores)
+            for (int t = 0; t < j->n_rows_out; t++) memset(j->out + (size_t)t * j->ldo + c0, 0, sizeof(float) * (size_t)nc);
+        for (int gi = 0; gi < j->n_grp; gi++) {
+            const ffn_grp *g = &j->g[gi];
+            const bool store = gi == 0 && j->first_stores;
+            for (int t0 = 0; t0 < g->c; t0 += g->tb_b) {
+                const int nt = R1_MIN(g->tb_b, g->c - t0);
+                r1_gemm(g->td, (int)g->down.n_cols, nc, nt, (const char *)g->down.data + (size_t)c0 * g->down.row_bytes,
+                        g->down.row_bytes, g->h + (size_t)t0 * g->ldh, g->ldh, yb, FFN_COLS);
+                for (int t = 0; t < nt; t++) {
+                    const int row = g->tok ? g->tok[t0 + t] : t0 + t;
+                    float *o = j->out + (size_t)row * j->ldo + c0;
+                    const float *y = yb + (size_t)t * FFN_COLS;
+                    if (store) {
+                        memcpy(o, y, sizeof(float) * (size_t)nc);
+                    } else {
+                        const float w = g->wt ? g->wt[t0 + t] : 1.0f;
+                        for (int d = 0; d < nc; d++) o[d] += w * y[d];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Fills a group's derived fields (traits, h's type and stride, blocks, tiles); the caller
+ * has set gate/up/down, c, xg/xu/ldg/ldu, tok, wt. */
+static void ffn_grp_setup(ffn_grp *g) {
+    g->tg = r1_type_get_traits(g->gate.type);
+    g->tu = r1_type_get_traits(g->up.type);
+    g->td = r1_type_get_traits(g->down.type);
+    g->ht = g->td->vec_dot_type;
+    g->th = r1_type_get_traits(g->ht);
+    g->ldh = r1_row_size(g->ht, g->down.n_cols);
+    const int b = g->th->blck_size;   /* rb: a multiple of both MUL_ROWS and h's block */
+    g->rb = b <= MUL_ROWS && MUL_ROWS % b == 0 ? MUL_ROWS : (b % MUL_ROWS == 0 ? b : b * MUL_ROWS);
+    const size_t lx = R1_MAX(g->ldg, g->ldu);
+    g->tb_a = (int)R1_MAX(1, R1_MIN((size_t)g->c, TILE_BYTES / lx));
+    g->tb_b = (int)R1_MAX(1, R1_MIN((size_t)g->c, TILE_BYTES / g->ldh));
+}
+
+/* Runs phases A and B over n_grp set-up groups (every down.n_rows == n_out) into out:
+ * n_rows_out rows of n_out floats, stride ldo. first_stores: group 0 covers rows
+ * 0..n_rows_out-1 in order with weight 1 (it stores; otherwise out starts from zero). */
+static r1_status ffn_run(ffn_grp *g, int n_grp, float *out, size_t ldo, int n_out, int n_rows_out,
+                         bool first_stores, const r1_par *par, r1_error *err) {
+    const int nw = par && par->run && par->n > 1 ? par->n : 1;
+    size_t n_items = 0, h_bytes = 0, per_worker = 0;
+    for (int i = 0; i < n_grp; i++) {
+        if (g[i].c == 0) continue;
+        n_items += (size_t)((g[i].gate.n_rows + g[i].rb - 1) / g[i].rb);
+        h_bytes += ((size_t)g[i].c * g[i].ldh + 63) & ~(size_t)63;
+        per_worker = R1_MAX(per_worker, 2 * (size_t)g[i].tb_a * (size_t)g[i].rb);
+        per_worker = R1_MAX(per_worker, (size_t)g[i].tb_b * FFN_COLS);
+    }
+    per_worker = (per_worker + 15) & ~(size_t)15;
+    char *mem = malloc(h_bytes + sizeof(float) * per_worker * (size_t)nw + sizeof(int64_t) * n_items + sizeof(int32_t) * (size_t)n_grp);
+    if (!mem) return r1_set_error(err, R1_ERR_NOMEM, "ffn: out of memory (%d groups)", n_grp);
+    float *scratch = (float *)mem;
+    char *hp = (char *)(scratch + per_worker * (size_t)nw);
+    int64_t *item = (int64_t *)(hp + h_bytes);
+    int32_t *ord = (int32_t *)(item + n_items);
+    for (int i = 0; i < n_grp; i++) {
+        g[i].h = hp;
+        hp += ((size_t)g[i].c * g[i].ldh + 63) & ~(size_t)63;
+        ord[i] = i;
+    }
+    /* phase A order: groups by decreasing token count (stable) */
+    for (int i = 1; i < n_grp; i++) {
+        const int32_t v = ord[i];
+        int k = i;
+        for (; k > 0 && g[ord[k - 1]].c < g[v].c; k--) ord[k] = ord[k - 1];
+        ord[k] = v;
+    }
+    int n = 0;
+    for (int i = 0; i < n_grp; i++) {
+        const ffn_grp *gi = &g[ord[i]];
+        if (gi->c == 0) continue;
+        const int nb = (int)((gi->gate.n_rows + gi->rb - 1) / gi->rb);
+        for (int b = 0; b < nb; b++) item[n++] = (int64_t)ord[i] << 32 | b;
+    }
+    ffn_job j = {.g = g, .n_grp = n_grp, .item = item, .n_items = n, .out = out, .ldo = ldo, .n_out = n_out,
+                 .n_rows_out = n_rows_out, .first_stores = first_stores, .scratch = scratch, .per_worker = per_worker};
+    atomic_init(&j.next, 0);
+    r1_par_run(par, ffn_a_worker, &j);
+    atomic_store(&j.next, 0);
+    r1_par_run(par, ffn_b_worker, &j);
+    free(mem);
+    return R1_OK;
+}
+
+/* Converts rows [i*n_tok/n, (i+1)*n_tok/n) of x into up to 4 activation types. */
+typedef struct conv_job {
+    const float *x;
+    size_t ldx;
+    int n_tok, n_types;
+    int64_t n;
+    const r1_type_traits *t[4];
+    char *dst[4];
+    size_t ld[4];
+} conv_job;
+static void conv_worker(void *arg, int i, int nw) {
+    const conv_job *j = arg;
+    for (int t = j->n_tok * i / nw; t < j->n_tok * (i + 1) / nw; t++)
+        for (int k = 0; k < j->n_types; k++) j->t[k]->from_float(j->x + (size_t)t * j->ldx, j->dst[k] + (size_t)t * j->ld[k], j->n);
+}
+
+/* Copies row src_row[p] of each of n_src arrays into row p of the gathered arrays. */
+typedef struct gather_job {
+    const int32_t *order;    /* pair indices; token = pair / k                             */
+    int k, n_pairs, n_src;
+    const char *src[2];
+    char *dst[2];
+    size_t ld[2];
+} gather_job;
+static void gather_worker(void *arg, int i, int nw) {
+    const gather_job *j = arg;
+    for (int p = j->n_pairs * i / nw; p < j->n_pairs * (i + 1) / nw; p++)
+        for (int s = 0; s < j->n_src; s++)
+            memcpy(j->dst[s] + (size_t)p * j->ld[s], j->src[s] + (size_t)(j->order[p] / j->k) * j->ld[s], j->ld[s]);
+}
+
+/* Index of type t in conv's list, adding it (with its row stride) if new. */
+static int conv_slot(conv_job *c, r1_type t, int64_t n) {
+    const r1_type_traits *tr = r1_type_get_traits(t);
+    for (int k = 0; k < c->n_types; k++)
+        if (c->t[k] == tr) return k;
+    c->t[c->n_types] = tr;
+    c->ld[c->n_types] = r1_row_size(t, n);
+    return c->n_types++;
 }
 
 r1_status r1_ffn_swiglu(const r1_wmat *gate, const r1_wmat *up, const r1_wmat *down,
                         const float *x, int n_tok, float *out, const r1_par *par, r1_error *err) {
-    const int n_ff = (int)gate->n_rows, n_embd = (int)gate->n_cols;
-    float *g = malloc(sizeof(float) * (size_t)n_tok * (size_t)n_ff * 2);
-    if (!g) return r1_set_error(err, R1_ERR_NOMEM, "ffn: out of memory (%d tokens × %d)", n_tok, n_ff);
-    float *u = g + (size_t)n_tok * n_ff;
-    r1_status st;
-    if ((st = wmat_mul2(gate, up, n_tok, x, n_embd, g, u, n_ff, par, err)) == R1_OK) {
-        swiglu_rows(g, u, n_tok, n_ff);
-        st = r1_wmat_mul(down, n_tok, g, n_ff, out, down->n_rows, par, err);
+    if (n_tok <= 0) return R1_OK;
+    conv_job cj = {.x = x, .ldx = (size_t)gate->n_cols, .n_tok = n_tok, .n = gate->n_cols};
+    const int sg = conv_slot(&cj, r1_type_get_traits(gate->type)->vec_dot_type, gate->n_cols);
+    const int su = conv_slot(&cj, r1_type_get_traits(up->type)->vec_dot_type, up->n_cols);
+    size_t bytes = 0;
+    for (int k = 0; k < cj.n_types; k++) bytes += cj.ld[k] * (size_t)n_tok;
+    char *mem = malloc(bytes);
+    if (!mem) return r1_set_error(err, R1_ERR_NOMEM, "ffn: out of memory (%d tokens)", n_tok);
+    char *p = mem;
+    for (int k = 0; k < cj.n_types; k++) {
+        cj.dst[k] = p;
+        p += cj.ld[k] * (size_t)n_tok;
     }
-    free(g);
+    r1_par_run(par, conv_worker, &cj);
+    ffn_grp g = {.gate = *gate, .up = *up, .down = *down, .c = n_tok, .xg = cj.dst[sg], .ldg = cj.ld[sg],
+                 .xu = cj.dst[su], .ldu = cj.ld[su]};
+    ffn_grp_setup(&g);
+    r1_status st = ffn_run(&g, 1, out, (size_t)down->n_rows, (int)down->n_rows, n_tok, true, par, err);
+    free(mem);
     return st;
 }
 
 r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float *out,
                          int32_t *ids_out, const r1_par *par, r1_error *err) {
-    const int ne = l->router.n_expert, k = l->router.n_used, D = l->n_embd, F = l->n_ff_exp;
+    const int ne = l->router.n_expert, k = l->router.n_used, D = l->n_embd;
+    if (n_tok <= 0) return R1_OK;
     const size_t nk = (size_t)n_tok * (size_t)k;
-    /* one allocation: logits | scratch | ids | weights | counts/offsets | order | xe | g | u | ye */
-    size_t n_f = (size_t)n_tok * ne + 2 * (size_t)ne + nk + (size_t)n_tok * D * 2 + (size_t)n_tok * F * 2;
-    size_t n_i = nk + 2 * ((size_t)ne + 1) + nk;
-    char *mem = malloc(n_f * sizeof(float) + n_i * sizeof(int32_t));
+    r1_wmat wg0 = r1_moe_expert(l, 0, 0), wu0 = r1_moe_expert(l, 1, 0);
+    /* activation types: experts' gate/up, shared gate/up (deduplicated) */
+    conv_job cj = {.x = x, .ldx = (size_t)D, .n_tok = n_tok, .n = D};
+    const int seg = conv_slot(&cj, r1_type_get_traits(wg0.type)->vec_dot_type, D);
+    const int seu = conv_slot(&cj, r1_type_get_traits(wu0.type)->vec_dot_type, D);
+    int ssg = 0, ssu = 0;
+    if (l->n_shared > 0) {
+        ssg = conv_slot(&cj, r1_type_get_traits(l->gate_sh.type)->vec_dot_type, D);
+        ssu = conv_slot(&cj, r1_type_get_traits(l->up_sh.type)->vec_dot_type, D);
+    }
+    const int n_gx = seg == seu ? 1 : 2;   /* gathered arrays for the experts */
+    /* one allocation: logits | scratch | wts | ids | cnt | off | order | tok | converted x | gathered x */
+    size_t conv_bytes = 0;
+    for (int i = 0; i < cj.n_types; i++) conv_bytes += ((cj.ld[i] * (size_t)n_tok) + 63) & ~(size_t)63;
+    const size_t gath_bytes = cj.ld[seg] * nk + (n_gx == 2 ? cj.ld[seu] * nk : 0);
+    const size_t n_f = (size_t)n_tok * ne + 2 * (size_t)ne + 2 * nk;   /* logits, scratch, wts, sorted wts */
+    const size_t n_i = nk + 2 * ((size_t)ne + 1) + 2 * nk;           /* ids, cnt, off, order, tok */
+    const size_t head = ((n_f * sizeof(float) + n_i * sizeof(int32_t)) + 63) & ~(size_t)63;
+    const size_t n_grp_max = (size_t)ne + 1;
+    char *mem = malloc(head + conv_bytes + gath_bytes + sizeof(ffn_grp) * n_grp_max);
     if (!mem) return r1_set_error(err, R1_ERR_NOMEM, "moe: out of memory for %d tokens", n_tok);
     float *logits = (float *)mem;                   /* [n_tok][ne]  */
     float *scratch = logits + (size_t)n_tok * ne;   /* [2 ne]       */
     float *wts = scratch + 2 * (size_t)ne;          /* [n_tok][k]   */
-    float *xe = wts + nk;                           /* [n_tok][D] gathered rows of one expert */
-    float *ye = xe + (size_t)n_tok * D;             /* [n_tok][D]   */
-    float *g = ye + (size_t)n_tok * D;              /* [n_tok][F]   */
-    float *u = g + (size_t)n_tok * F;               /* [n_tok][F]   */
-    int32_t *ids = (int32_t *)(u + (size_t)n_tok * F);   /* [n_tok][k]  */
-    int32_t *cnt = ids + nk;                             /* [ne + 1]    */
-    int32_t *off = cnt + ne + 1;                         /* [ne + 1]    */
-    int32_t *order = off + ne + 1;                       /* [nk] pair index t*k+j, sorted by expert */
+    float *wsort = wts + nk;                        /* [nk] weights in expert order */
+    int32_t *ids = (int32_t *)(wsort + nk);         /* [n_tok][k]   */
+    int32_t *cnt = ids + nk;                        /* [ne + 1]     */
+    int32_t *off = cnt + ne + 1;                    /* [ne + 1]     */
+    int32_t *order = off + ne + 1;                  /* [nk] pair index t*k+j, sorted by expert */
+    int32_t *tok = order + nk;                      /* [nk] token of order[p]                  */
+    char *cp = mem + head;
+    for (int i = 0; i < cj.n_types; i++) {
+        cj.dst[i] = cp;
+        cp += ((cj.ld[i] * (size_t)n_tok) + 63) & ~(size_t)63;
+    }
+    gather_job gj = {.order = order, .k = k, .n_pairs = (int)nk, .n_src = n_gx};
+    gj.src[0] = cj.dst[seg];
+    gj.ld[0] = cj.ld[seg];
+    gj.dst[0] = cp;
+    if (n_gx == 2) {
+        gj.src[1] = cj.dst[seu];
+        gj.ld[1] = cj.ld[seu];
+        gj.dst[1] = cp + cj.ld[seg] * nk;
+    }
+    ffn_grp *grp = (ffn_grp *)(cp + gath_bytes);
 
     r1_status st = r1_wmat_mul(&l->gate_inp, n_tok, x, D, logits, ne, par, err);
     if (st) goto done;
@@ -340,30 +565,35 @@ r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float
     for (int e = 0; e < ne; e++) off[e + 1] = off[e] + cnt[e];
     memcpy(cnt, off, sizeof(int32_t) * (size_t)ne);
     for (size_t i = 0; i < nk; i++) order[cnt[ids[i]]++] = (int32_t)i;
-
-    if (l->n_shared > 0) {
-        if ((st = r1_ffn_swiglu(&l->gate_sh, &l->up_sh, &l->down_sh, x, n_tok, out, par, err))) goto done;
-    } else {
-        memset(out, 0, sizeof(float) * (size_t)n_tok * D);
+    for (size_t p = 0; p < nk; p++) {
+        tok[p] = order[p] / k;
+        wsort[p] = wts[order[p]];
     }
 
+    r1_par_run(par, conv_worker, &cj);
+    r1_par_run(par, gather_worker, &gj);
+
+    /* groups: the shared experts first (they store), then the chosen experts by index, so
+     * every output is shared + sum over its experts in increasing index order */
+    int n_grp = 0;
+    if (l->n_shared > 0) {
+        grp[n_grp] = (ffn_grp){.gate = l->gate_sh, .up = l->up_sh, .down = l->down_sh, .c = n_tok,
+                               .xg = cj.dst[ssg], .ldg = cj.ld[ssg], .xu = cj.dst[ssu], .ldu = cj.ld[ssu]};
+        ffn_grp_setup(&grp[n_grp++]);
+    }
     for (int e = 0; e < ne; e++) {
         const int c = off[e + 1] - off[e];
         if (c == 0) continue;
-        const int32_t *pairs = order + off[e];
-        for (int i = 0; i < c; i++)
-            memcpy(xe + (size_t)i * D, x + (size_t)(pairs[i] / k) * D, sizeof(float) * (size_t)D);
-        r1_wmat wg = r1_moe_expert(l, 0, e), wu = r1_moe_expert(l, 1, e), wd = r1_moe_expert(l, 2, e);
-        if ((st = wmat_mul2(&wg, &wu, c, xe, D, g, u, F, par, err))) goto done;
-        swiglu_rows(g, u, c, F);
-        if ((st = r1_wmat_mul(&wd, c, g, F, ye, D, par, err))) goto done;
-        for (int i = 0; i < c; i++) {
-            const float w = wts[pairs[i]];
-            float *o = out + (size_t)(pairs[i] / k) * D;
-            const float *y = ye + (size_t)i * D;
-            for (int d = 0; d < D; d++) o[d] += w * y[d];
-        }
+        ffn_grp *g = &grp[n_grp++];
+        *g = (ffn_grp){.gate = r1_moe_expert(l, 0, e), .up = r1_moe_expert(l, 1, e), .down = r1_moe_expert(l, 2, e),
+                       .c = c, .tok = tok + off[e], .wt = wsort + off[e]};
+        g->xg = gj.dst[0] + (size_t)off[e] * gj.ld[0];
+        g->ldg = gj.ld[0];
+        g->xu = gj.dst[n_gx - 1] + (size_t)off[e] * gj.ld[n_gx - 1];
+        g->ldu = gj.ld[n_gx - 1];
+        ffn_grp_setup(g);
     }
+    st = ffn_run(grp, n_grp, out, (size_t)D, D, n_tok, l->n_shared > 0, par, err);
 done:
     free(mem);
     return st;

@@ -2,7 +2,9 @@
  * test_moe.c — DeepSeekMoE routing (hand-made cases: gating kinds, bias used for
  * selection only, group limits under both scoring rules, ties, normalisation/scale,
  * invalid routers) and the batched expert FFN against a naive double-precision
- * implementation (F32 and Q8_0 weights; per-token == batched; only chosen experts read).
+ * implementation (F32 and Q8_0 weights; per-token == batched; only chosen experts read),
+ * and large batches (batched kernels, row-block tails, Q4_K with Q8_K activations, with and
+ * without shared experts) against a double FFN over the dequantized weights.
  */
 #include "moe.h"
 #include "test.h"
@@ -331,12 +333,121 @@ static void test_wmat_mul_t(void) {
     CHECK(r1_wmat_init(&w, (r1_type)5, wv, 4, 3, "blk.0.y", &e) == R1_ERR_UNSUPPORTED, "-");
 }
 
+/* Large batches at other widths: enough tokens per expert for the batched (AMX) kernels,
+ * row blocks with tails (F not a multiple of 64), a Q4_K case whose down product takes Q8_K
+ * activations (256-column blocks of h), with and without shared experts. The batched
+ * result is checked against a double-precision FFN over the dequantized weights (same
+ * routing) and against one call per token; outputs are NaN-poisoned before each call. */
+typedef struct big_case { int d, f, ne, k, nsh, t; r1_type type; double tol, tol1; } big_case; /* tol1: vs per token */
+
+static void check_big(const big_case *bc) {
+    const int Db = bc->d, Fb = bc->f, NEb = bc->ne, Kb = bc->k, Sb = bc->nsh, Tb = bc->t;
+    const size_t ne_w = (size_t)NEb * Fb * Db, ns_w = (size_t)(Sb > 0 ? Sb : 1) * Fb * Db;
+    float *gi = malloc(sizeof(float) * (size_t)NEb * Db), *x = malloc(sizeof(float) * (size_t)Tb * Db);
+    float *wf[6], *wq[6];
+    void *q[6];
+    const size_t n[6] = {ne_w, ne_w, ne_w, ns_w, ns_w, ns_w};
+    const r1_type_traits *tr = r1_type_get_traits(bc->type);
+    for (int i = 0; i < 6; i++) {
+        wf[i] = malloc(sizeof(float) * n[i]);
+        fill(wf[i], n[i], 0.3f);
+        q[i] = malloc(r1_row_size(bc->type, (int64_t)n[i]));
+        tr->from_float(wf[i], q[i], (int64_t)n[i]);
+        wq[i] = malloc(sizeof(float) * n[i]);   /* the weights as the engine sees them */
+        tr->to_float(q[i], wq[i], (int64_t)n[i]);
+    }
+    fill(gi, (size_t)NEb * Db, 0.5f);
+    fill(x, (size_t)Tb * Db, 1.0f);
+    r1_moe_layer l;
+    memset(&l, 0, sizeof l);
+    l.router = router(NEb, Kb, R1_GATING_SOFTMAX);
+    l.n_embd = Db;
+    l.n_ff_exp = Fb;
+    l.n_shared = Sb;
+    for (int i = 0; i < 3; i++) { l.exps_type[i] = bc->type; l.exps_data[i] = q[i]; }
+    REQUIRE(r1_wmat_init(&l.gate_inp, R1_TYPE_F32, gi, Db, NEb, "gate_inp", NULL) == R1_OK, "-");
+    if (Sb > 0) {
+        REQUIRE(r1_wmat_init(&l.gate_sh, bc->type, q[3], Db, (int64_t)Sb * Fb, "gate_sh", NULL) == R1_OK, "-");
+        REQUIRE(r1_wmat_init(&l.up_sh, bc->type, q[4], Db, (int64_t)Sb * Fb, "up_sh", NULL) == R1_OK, "-");
+        REQUIRE(r1_wmat_init(&l.down_sh, bc->type, q[5], (int64_t)Sb * Fb, Db, "down_sh", NULL) == R1_OK, "-");
+    }
+    float *out = malloc(sizeof(float) * (size_t)Tb * Db), *one = malloc(sizeof(float) * (size_t)Db);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)Tb * Kb);
+    double *ref = malloc(sizeof(double) * (size_t)Db), *h = malloc(sizeof(double) * (size_t)(Sb > 1 ? Sb : 1) * Fb);
+    for (size_t i = 0; i < (size_t)Tb * Db; i++) out[i] = NAN;
+    REQUIRE(r1_moe_forward(&l, x, Tb, out, ids, g_par, NULL) == R1_OK, "-");
+    int cnt[64] = {0};
+    for (int i = 0; i < Tb * Kb; i++) cnt[ids[i]]++;
+    int big = 0;
+    for (int e = 0; e < NEb; e++) big += cnt[e] >= 8;
+    CHECK(big >= NEb / 2, "only %d experts have >= 8 tokens", big);
+    double worst = 0, worst1 = 0;
+    for (int tk = 0; tk < Tb; tk++) {
+        /* routing weights as r1 computes them (softmax, no norm, scale 1) */
+        float lg[64], sc[128], wts[16];
+        int32_t rid[16];
+        for (int e = 0; e < NEb; e++) {
+            double a = 0;
+            for (int d = 0; d < Db; d++) a += (double)gi[e * Db + d] * x[tk * Db + d];
+            lg[e] = (float)a;
+        }
+        r1_moe_route(&l.router, lg, rid, wts, sc);
+        for (int d = 0; d < Db; d++) ref[d] = 0;
+        for (int k = 0; k <= Kb; k++) {
+            if (k == Kb && Sb == 0) break;
+            const int nf = k == Kb ? Sb * Fb : Fb;
+            const size_t o = k == Kb ? 0 : (size_t)rid[k] * Fb * Db;
+            const float *g = (k == Kb ? wq[3] : wq[0]) + o, *u = (k == Kb ? wq[4] : wq[1]) + o;
+            const float *dn = (k == Kb ? wq[5] : wq[2]) + o;
+            for (int i = 0; i < nf; i++) {
+                double a = 0, b = 0;
+                for (int d = 0; d < Db; d++) {
+                    a += (double)g[(size_t)i * Db + d] * x[tk * Db + d];
+                    b += (double)u[(size_t)i * Db + d] * x[tk * Db + d];
+                }
+                h[i] = a / (1 + exp(-a)) * b;
+            }
+            for (int d = 0; d < Db; d++) {
+                double a = 0;
+                for (int i = 0; i < nf; i++) a += (double)dn[(size_t)d * nf + i] * h[i];
+                ref[d] += (k == Kb ? 1.0 : wts[k]) * a;
+            }
+        }
+        double e = rel_err(out + (size_t)tk * Db, ref, Db);
+        worst = e > worst ? e : worst;
+        for (int d = 0; d < Db; d++) one[d] = NAN;
+        REQUIRE(r1_moe_forward(&l, x + (size_t)tk * Db, 1, one, NULL, g_par, NULL) == R1_OK, "-");
+        double num = 0, den = 0;
+        for (int d = 0; d < Db; d++) {
+            num += ((double)one[d] - out[(size_t)tk * Db + d]) * ((double)one[d] - out[(size_t)tk * Db + d]);
+            den += (double)one[d] * one[d];
+        }
+        const double e1 = sqrt(num / (den > 0 ? den : 1));
+        worst1 = e1 > worst1 ? e1 : worst1;
+    }
+    CHECK(worst <= bc->tol, "%s d%d f%d sh%d: rel err vs double %g > %g", r1_type_name(bc->type), Db, Fb, Sb, worst, bc->tol);
+    CHECK(worst1 <= bc->tol1, "%s d%d f%d sh%d: batched vs per token %g > %g", r1_type_name(bc->type), Db, Fb, Sb, worst1, bc->tol1);
+    for (int i = 0; i < 6; i++) { free(wf[i]); free(wq[i]); free(q[i]); }
+    free(gi); free(x); free(out); free(one); free(ids); free(ref); free(h);
+}
+
+static void test_ffn_big_batch(void) {
+    static const big_case cases[] = {
+        {96, 96, 8, 2, 2, 70, R1_TYPE_Q8_0, 3e-2, 5e-3},    /* F = 1.5 row blocks */
+        {64, 160, 6, 3, 0, 41, R1_TYPE_Q8_0, 3e-2, 5e-3},   /* no shared experts: out starts at 0 */
+        {256, 512, 8, 2, 1, 60, R1_TYPE_Q4_K, 4e-2, 5e-3},  /* Q8_K activations, 256-column h blocks */
+        {64, 96, 4, 2, 1, 37, R1_TYPE_F32, 1e-5, 1e-5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_big(&cases[i]);
+}
+
 /* the same FFN checks with the work split over 3 threads */
 static void test_ffn_threaded(void) {
     g_par = &g_par3;
     test_ffn_f32_sigmoid();
     test_ffn_q8_0();
     test_only_chosen_experts_read();
+    test_ffn_big_batch();
     g_par = NULL;
 }
 
@@ -351,6 +462,7 @@ int main(void) {
     RUN(test_ffn_f32_sigmoid);
     RUN(test_ffn_q8_0);
     RUN(test_only_chosen_experts_read);
+    RUN(test_ffn_big_batch);
     RUN(test_ffn_threaded);
     return TEST_SUMMARY();
 }
