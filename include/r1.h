@@ -73,12 +73,24 @@ typedef struct r1_model_params {
     bool           progress;
     r1_progress_fn progress_cb;     /* optional; only called when progress is true            */
     void          *progress_user;   /* passed to progress_cb                                   */
+    /* Weight memory. false (default): after validation the tensor data (all but
+     * token_embd.weight when the model has a separate output.weight: that one is a row
+     * gather and stays lazily mapped) is read (pread, 2 threads) into anonymous memory
+     * aligned to 2 MiB with madvise(MADV_HUGEPAGE), so decode, which streams every weight
+     * once per token, is not limited by TLB misses on 4 KiB page-cache pages. RSS is the
+     * copied size (touched file pages count the same under mmap); the page cache of the
+     * file is not duplicated in RSS. Falls back to the file mmap (r1_model_info.hugepages
+     * false, hugepages_note says why) when transparent huge pages are "never"/absent, the
+     * copy does not fit in MemAvailable, or the allocation fails. progress, if set,
+     * reports the copy. true, or the environment variable R1_MMAP=1: use the weights in
+     * place from the read-only mmap (no copy; faster load, slower decode). */
+    bool           mmap_weights;
 } r1_model_params;
 
 r1_model_params r1_model_default_params(void);
 
 /* Loads a GGUF model (path of the file, or of the first part of a split model:
- * "name-00001-of-0000N.gguf"). Weights are used in place from the mmap. */
+ * "name-00001-of-0000N.gguf"). Weights: see r1_model_params.mmap_weights. */
 r1_status r1_model_load(const char *path, const r1_model_params *params,
                         r1_model **out, r1_error *err);
 void      r1_model_free(r1_model *model);
@@ -92,6 +104,9 @@ typedef struct r1_model_info {
     int n_vocab, n_ctx_train, n_embd, n_layer, n_head, n_head_kv, n_ff;
     int head_dim;                /* per-head q/k width                              */
     size_t kv_bytes_per_token;   /* KV cache bytes per token, F32 cache (F16: half) */
+    bool hugepages;              /* weights copied to huge-page memory (else: mmap) */
+    uint64_t hugepages_bytes;    /* size of that copy (0: none)                     */
+    const char *hugepages_note;  /* why not, when requested but not done ("" else)  */
 } r1_model_info;
 
 const r1_model_info  *r1_model_get_info(const r1_model *model);

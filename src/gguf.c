@@ -19,6 +19,9 @@
  * metadata is validated but not exposed (only part 1's is); split.no, when present,
  * must equal k-1.
  *
+ * gguf_load_anon (see gguf.h) can afterwards move tensor data into one anonymous,
+ * 2 MiB-aligned MADV_HUGEPAGE region, read with pread from the same files.
+ *
  * The writer keeps each key/value pre-encoded (type + value bytes) and a list of tensor
  * descriptions whose data is either borrowed memory or a producer callback; write()
  * streams header, metadata, tensor infos and the (aligned) data into "<path>.tmp" with
@@ -29,7 +32,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -87,11 +92,15 @@ typedef struct gguf_part {
     char          *path;
     const uint8_t *map;     /* size bytes, or NULL for an empty file */
     size_t         size;
+    size_t         align;   /* general.alignment of this part (tensor offsets are multiples) */
+    dev_t          dev;     /* identity of the mapped file: gguf_load_anon re-opens the    */
+    ino_t          ino;     /* path and refuses a different file                          */
 } gguf_part;
 
 struct gguf_file {
     uint32_t     version;        /* of part 1 */
     gguf_part   *parts;  int n_parts;
+    uint8_t     *anon;   size_t anon_len;   /* gguf_load_anon's copy (NULL: none)   */
     gguf_kv     *kv;     int64_t n_kv;      /* part 1's metadata */
     gguf_tensor *t;      int64_t n_t, cap_t;
     name_index   kv_ix, t_ix;
@@ -283,6 +292,8 @@ static r1_status map_file(const char *path, gguf_part *part, r1_error *err) {
         return r1_set_error(err, R1_ERR_IO, "%s: not a regular file", path);
     }
     part->size = (size_t)sb.st_size;
+    part->dev = sb.st_dev;
+    part->ino = sb.st_ino;
     part->map = NULL;
     if (part->size > 0) {
         void *m = mmap(NULL, part->size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -364,6 +375,7 @@ static r1_status parse_part(gguf_file *f, gguf_part *part, uint32_t *version, gg
             return r1_set_error(err, R1_ERR_FORMAT, "%s: general.alignment must be a u32 power of two", part->path);
         align = ak->v.u;
     }
+    part->align = (size_t)align;
     /* tensor infos */
     int64_t first = f->n_t, cap_offs = 0;
     uint64_t *offs = NULL;
@@ -556,10 +568,248 @@ void gguf_close(gguf_file *f) {
         free(f->parts[i].path);
     }
     free(f->parts);
+    if (f->anon) munmap(f->anon, f->anon_len);
     free(f->kv_ix.slot);
     free(f->t_ix.slot);
     free(f);
 }
+
+
+/* ---- tensor data in anonymous huge-page memory (gguf_load_anon) ---------------------- */
+#define GGUF_HUGE  ((size_t)2 << 20)    /* x86-64 / arm64 (4 KiB granule) PMD huge page   */
+#define GGUF_CHUNK ((size_t)16 << 20)   /* one pread, one progress step                   */
+
+/* Transparent huge pages as the kernel offers them to MADV_HUGEPAGE: 1 = "always" or
+ * "madvise" selected, 0 = "never", -1 = no THP (file absent/unreadable: not Linux, or a
+ * kernel built without it). */
+static int thp_enabled(void) {
+    char buf[128] = {0};
+    FILE *fp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!fp) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = 0;
+    if (strstr(buf, "[never]")) return 0;
+    if (strstr(buf, "[always]") || strstr(buf, "[madvise]")) return 1;
+    return -1;
+}
+
+/* MemAvailable from /proc/meminfo in bytes; false if unknown. */
+static bool mem_available(uint64_t *out) {
+    FILE *fp = fopen("/proc/meminfo", "r");
+    if (!fp) return false;
+    char line[256];
+    bool ok = false;
+    while (fgets(line, sizeof line, fp)) {
+        unsigned long long kb;
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) { *out = (uint64_t)kb * 1024; ok = true; break; }
+    }
+    fclose(fp);
+    return ok;
+}
+
+/* One pread range: n bytes at file offset off of part `part` into dst. */
+typedef struct copy_item { int part; uint64_t off; uint8_t *dst; size_t n; } copy_item;
+
+/* Reads exactly n bytes at off (EINTR retried, short reads continued); a premature end of
+ * file (the file shrank after it was mapped) or a read error is R1_ERR_IO. */
+static r1_status read_full(int fd, uint8_t *dst, size_t n, uint64_t off, const char *path, r1_error *err) {
+    while (n > 0) {
+        ssize_t r = pread(fd, dst, n, (off_t)off);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return r1_set_error(err, R1_ERR_IO, "%s: read failed at byte %llu: %s", path, (unsigned long long)off,
+                                strerror(errno));
+        }
+        if (r == 0)
+            return r1_set_error(err, R1_ERR_IO, "%s: unexpected end of file at byte %llu (the file changed while loading)",
+                                path, (unsigned long long)off);
+        dst += r; off += (uint64_t)r; n -= (size_t)r;
+    }
+    return R1_OK;
+}
+
+/* Shared state of the reader threads: items are claimed in order with an atomic counter. */
+typedef struct copy_run {
+    const copy_item *items;
+    size_t           n_items;
+    const int       *fds;
+    const gguf_part *parts;
+    size_t           next;      /* atomic: next item to claim        */
+    uint64_t         done;      /* atomic: bytes copied so far       */
+    int              failed;    /* atomic: set by the first error    */
+} copy_run;
+
+typedef struct copy_worker { copy_run *run; r1_status st; r1_error err; } copy_worker;
+
+/* Claims and copies items until none are left or a reader failed. The loading thread
+ * (progress != NULL) reports progress after each of its items. */
+static void copy_items(copy_worker *w, const gguf_anon_opts *o, uint64_t total) {
+    copy_run *r = w->run;
+    w->st = R1_OK;
+    for (;;) {
+        if (__atomic_load_n(&r->failed, __ATOMIC_RELAXED)) return;
+        size_t i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+        if (i >= r->n_items) return;
+        const copy_item *it = &r->items[i];
+        w->st = read_full(r->fds[it->part], it->dst, it->n, it->off, r->parts[it->part].path, &w->err);
+        if (w->st) { __atomic_store_n(&r->failed, 1, __ATOMIC_RELAXED); return; }
+        uint64_t d = __atomic_add_fetch(&r->done, (uint64_t)it->n, __ATOMIC_RELAXED);
+        if (o && o->progress && d < total) o->progress(o->progress_user, d, total);
+    }
+}
+
+static void *copy_thread(void *arg) {
+    copy_worker *w = arg;
+    copy_items(w, NULL, 0);
+    return NULL;
+}
+
+/* Sort key of a wanted tensor: (part, file offset). */
+typedef struct want_ent { int64_t t; int part; uint64_t off; } want_ent;
+static int want_cmp(const void *a, const void *b) {
+    const want_ent *x = a, *y = b;
+    if (x->part != y->part) return x->part < y->part ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int part_of(const gguf_file *f, const void *p) {
+    const uint8_t *q = p;
+    for (int i = 0; i < f->n_parts; i++)
+        if (f->parts[i].map && q >= f->parts[i].map && q < f->parts[i].map + f->parts[i].size) return i;
+    return -1;
+}
+
+r1_status gguf_load_anon(gguf_file *f, const gguf_anon_opts *o, bool *copied, char *note, size_t note_len,
+                         r1_error *err) {
+    *copied = false;
+    if (note_len) note[0] = 0;
+    if (f->anon) return r1_set_error(err, R1_ERR_INVALID_ARG, "gguf_load_anon: tensor data already copied");
+#ifndef MADV_HUGEPAGE
+    snprintf(note, note_len, "no transparent huge pages on this platform");
+    return R1_OK;
+#else
+    const int thp = thp_enabled();
+    if (thp <= 0) {
+        snprintf(note, note_len, thp == 0 ? "transparent huge pages are disabled (THP \"never\")"
+                                          : "transparent huge pages are not available");
+        return R1_OK;
+    }
+    /* the wanted tensors in file order, their offsets in the copy, its size */
+    want_ent *we = malloc((size_t)(f->n_t > 0 ? f->n_t : 1) * sizeof *we);
+    if (!we) return r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", f->parts[0].path);
+    size_t n_w = 0;
+    for (int64_t i = 0; i < f->n_t; i++) {
+        const gguf_tensor *t = &f->t[i];
+        if (!t->nbytes || (o && o->want && !o->want(o->want_user, t))) continue;
+        const int p = part_of(f, t->data);
+        if (p < 0) continue;   /* cannot happen: every tensor lies in its part's map */
+        we[n_w++] = (want_ent){i, p, (uint64_t)((const uint8_t *)t->data - f->parts[p].map)};
+    }
+    qsort(we, n_w, sizeof *we, want_cmp);
+    size_t len = 0, n_items = 0;
+    uint64_t total = 0;
+    size_t *dst_off = malloc((n_w ? n_w : 1) * sizeof *dst_off);
+    if (!dst_off) { free(we); return r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", f->parts[0].path); }
+    for (size_t k = 0; k < n_w; k++) {
+        const gguf_tensor *t = &f->t[we[k].t];
+        size_t a = f->parts[we[k].part].align;   /* each tensor keeps its file alignment, >= 64 */
+        a = a < 64 ? 64 : a > GGUF_HUGE ? GGUF_HUGE : a;
+        len = (len + a - 1) & ~(a - 1);
+        dst_off[k] = len;
+        if (len > SIZE_MAX - GGUF_HUGE - t->nbytes) { free(we); free(dst_off); snprintf(note, note_len, "tensor data too large"); return R1_OK; }
+        len += t->nbytes;
+        total += t->nbytes;
+        n_items += (t->nbytes + GGUF_CHUNK - 1) / GGUF_CHUNK;
+    }
+    len = (len + GGUF_HUGE - 1) & ~(GGUF_HUGE - 1);
+    if (n_w == 0) { free(we); free(dst_off); snprintf(note, note_len, "no tensor data to copy"); return R1_OK; }
+    uint64_t avail;
+    if (mem_available(&avail) && (uint64_t)len + (uint64_t)len / 16 + ((uint64_t)256 << 20) > avail) {
+        snprintf(note, note_len, "tensor data (%llu MiB) does not fit in available memory (MemAvailable %llu MiB)",
+                 (unsigned long long)(len >> 20), (unsigned long long)(avail >> 20));
+        free(we); free(dst_off);
+        return R1_OK;
+    }
+    /* 2 MiB-aligned anonymous region: map len + 2 MiB and trim both ends */
+    uint8_t *raw = mmap(NULL, len + GGUF_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) {
+        snprintf(note, note_len, "cannot allocate %llu MiB of anonymous memory: %s", (unsigned long long)(len >> 20),
+                 strerror(errno));
+        free(we); free(dst_off);
+        return R1_OK;
+    }
+    uint8_t *base = (uint8_t *)(((uintptr_t)raw + GGUF_HUGE - 1) & ~(uintptr_t)(GGUF_HUGE - 1));
+    if (base > raw) munmap(raw, (size_t)(base - raw));
+    if (base + len < raw + len + GGUF_HUGE) munmap(base + len, (size_t)(raw + len + GGUF_HUGE - (base + len)));
+    if (madvise(base, len, MADV_HUGEPAGE) != 0) {
+        snprintf(note, note_len, "madvise(MADV_HUGEPAGE) failed: %s", strerror(errno));
+        munmap(base, len);
+        free(we); free(dst_off);
+        return R1_OK;
+    }
+    /* read: one item per <= 16 MiB of a tensor */
+    r1_status st = R1_OK;
+    copy_item *items = malloc(n_items * sizeof *items);
+    int *fds = malloc((size_t)f->n_parts * sizeof *fds);
+    if (!items || !fds) { st = r1_set_error(err, R1_ERR_NOMEM, "%s: out of memory", f->parts[0].path); goto out; }
+    for (int p = 0; p < f->n_parts; p++) fds[p] = -1;
+    size_t ni = 0;
+    for (size_t k = 0; k < n_w; k++) {
+        const gguf_tensor *t = &f->t[we[k].t];
+        for (size_t b = 0; b < t->nbytes; b += GGUF_CHUNK)
+            items[ni++] = (copy_item){we[k].part, we[k].off + b, base + dst_off[k] + b,
+                                      t->nbytes - b < GGUF_CHUNK ? t->nbytes - b : GGUF_CHUNK};
+        if (fds[we[k].part] >= 0) continue;
+        const gguf_part *gp = &f->parts[we[k].part];
+        int fd = open(gp->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        struct stat sb;
+        if (fd < 0) { st = r1_set_error(err, R1_ERR_IO, "%s: cannot open: %s", gp->path, strerror(errno)); goto out; }
+        fds[we[k].part] = fd;
+        if (fstat(fd, &sb) != 0 || sb.st_dev != gp->dev || sb.st_ino != gp->ino || (size_t)sb.st_size != gp->size) {
+            st = r1_set_error(err, R1_ERR_IO, "%s: the file was replaced or changed while loading", gp->path);
+            goto out;
+        }
+        (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    int nt = o && o->n_threads > 1 ? o->n_threads : 1;
+    if (nt > 8) nt = 8;
+    if ((size_t)nt > n_items) nt = (int)n_items;
+    copy_run run = {items, n_items, fds, f->parts, 0, 0, 0};
+    copy_worker wk[8];
+    pthread_t th[8];
+    int started = 0;
+    for (int i = 0; i < nt; i++) wk[i] = (copy_worker){&run, R1_OK, {0}};
+    if (o && o->progress) o->progress(o->progress_user, 0, total);
+    for (int i = 1; i < nt; i++) {
+        if (pthread_create(&th[i], NULL, copy_thread, &wk[i]) != 0) break;   /* fewer readers */
+        started++;
+    }
+    copy_items(&wk[0], o, total);
+    for (int i = 1; i <= started; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i <= started; i++)
+        if (wk[i].st) {
+            st = wk[i].st;
+            if (err) *err = wk[i].err;
+            break;
+        }
+    if (st) goto out;
+    if (o && o->progress) o->progress(o->progress_user, total, total);
+    (void)mprotect(base, len, PROT_READ);   /* weights are read-only, as in the map */
+    for (size_t k = 0; k < n_w; k++) f->t[we[k].t].data = base + dst_off[k];
+    f->anon = base;
+    f->anon_len = len;
+    *copied = true;
+out:
+    if (fds)
+        for (int p = 0; p < f->n_parts; p++) if (fds[p] >= 0) close(fds[p]);
+    if (!*copied) munmap(base, len);
+    free(fds); free(items); free(we); free(dst_off);
+    return st;
+#endif
+}
+
+size_t gguf_anon_bytes(const gguf_file *f) { return f->anon_len; }
 
 uint32_t gguf_version(const gguf_file *f) { return f->version; }
 uint64_t gguf_file_bytes(const gguf_file *f) {

@@ -73,6 +73,30 @@ int64_t             gguf_n_tensors(const gguf_file *f);
 const gguf_tensor  *gguf_tensor_at(const gguf_file *f, int64_t i);
 const gguf_tensor  *gguf_find_tensor(const gguf_file *f, const char *name); /* NULL if absent */
 
+/* ---- tensor data in anonymous huge-page memory -----------------------------------
+ * gguf_load_anon copies the data of the wanted tensors (all when want is NULL) out of the
+ * file into one anonymous, 2 MiB-aligned region advised MADV_HUGEPAGE (pread, n_threads
+ * readers, <= 16 MiB per read; EINTR and short reads handled), makes it read-only and
+ * points those tensors' `data` at it; other tensors and all metadata stay in the map.
+ * Decode reads every weight once per token: with 4 KiB page-cache pages the TLB misses,
+ * not DRAM bandwidth, bounded it (docs/engine.md). Each tensor keeps its file alignment
+ * (at least 64 bytes). Nothing changes, *copied = false and note says why (R1_OK), when:
+ * THP is "never" or absent, the copy (+1/16 + 256 MiB) exceeds MemAvailable, or the
+ * region cannot be allocated/advised — the caller then uses the map as before. A read
+ * error, or a file replaced/resized since gguf_open (same path, other inode/size), is
+ * R1_ERR_IO with the tensors still in the map. progress (loading thread only): 0 first,
+ * after each read, total last (bytes of the copied tensors). gguf_close frees the copy. */
+typedef struct gguf_anon_opts {
+    bool (*want)(void *user, const gguf_tensor *t);   /* NULL: every tensor             */
+    void *want_user;
+    void (*progress)(void *user, uint64_t done, uint64_t total);   /* optional           */
+    void *progress_user;
+    int   n_threads;                                  /* readers, 1..8 (<= 1: one)      */
+} gguf_anon_opts;
+r1_status gguf_load_anon(gguf_file *f, const gguf_anon_opts *o, bool *copied, char *note, size_t note_len,
+                         r1_error *err);
+size_t    gguf_anon_bytes(const gguf_file *f);   /* size of the copy (0: none)          */
+
 /* Typed getters: return false if absent or not convertible (ints of any width that fit,
  * float32/64 for get_f32/f64). Missing keys leave *out unchanged. */
 bool gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out);

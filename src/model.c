@@ -2,7 +2,9 @@
  * model.c — r1_model_*: reads hyper-parameters from GGUF metadata, binds every tensor
  * (validating shape and type against the hyper-parameters) as a view into the map, and
  * builds the per-layer description (attention kind, FFN kind, cache widths) that
- * forward.c runs. Nothing is copied: weights are used in place from the mmap.
+ * forward.c runs. By default the tensor data is then copied into 2 MiB huge-page memory
+ * (gguf_load_anon; all but an untied token_embd) and the tensors bound again; with
+ * r1_model_params.mmap_weights / R1_MMAP=1, or on fallback, weights stay in the mmap.
  *
  * Metadata read (all under "<arch>."; defaults in brackets):
  *   context_length [4096], embedding_length, block_count, feed_forward_length,
@@ -18,13 +20,16 @@
  */
 #include "model.h"
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 static const char *const k_arch_names[] = {"llama", "qwen2", "qwen3", "deepseek2"};
 
 r1_model_params r1_model_default_params(void) {
-    r1_model_params p = {NULL, false, false, NULL, NULL};
+    r1_model_params p = {.pretokenizer = NULL, .vocab_only = false, .progress = false, .progress_cb = NULL,
+                         .progress_user = NULL, .mmap_weights = false};
     return p;
 }
 
@@ -371,6 +376,46 @@ static r1_status touch_weights(r1_model *m, const r1_model_params *p, r1_error *
     return R1_OK;
 }
 
+/* ---- huge-page weight memory (r1_model_params.mmap_weights == false) ------------------- */
+/* Every tensor but token_embd when the output projection is a separate tensor: the embedding
+ * is only gathered row by row, so it stays lazily mapped (most rows are never touched). */
+static bool want_tensor(void *user, const gguf_tensor *t) {
+    const r1_model *m = user;
+    return !(t == m->tok_embd && m->output.data != t->data);
+}
+
+/* Progress of the copy in the r1_progress_fn contract (bytes of all tensor data): the
+ * copied bytes, then all of it once done (the embedding left in the map counts as loaded). */
+typedef struct copy_prog { const r1_model_params *p; uint64_t all; } copy_prog;
+
+static void copy_progress(void *user, uint64_t done, uint64_t total) {
+    const copy_prog *c = user;
+    (void)total;
+    if (c->p->progress_cb) c->p->progress_cb(c->p->progress_user, done, c->all);
+}
+
+/* Copies the weights into huge-page memory after validation, then binds again so every
+ * view points into the copy; on fallback (gguf_load_anon's reasons) the map stays. */
+static r1_status load_hugepages(loader *L, const r1_model_params *p) {
+    r1_model *m = L->m;
+    m->info.hugepages_note = m->hp_note;
+    const char *env = getenv("R1_MMAP");
+    if (p->mmap_weights || (env && *env && strcmp(env, "0"))) return R1_OK;
+    copy_prog cp = {p, 0};
+    for (int64_t i = 0; i < gguf_n_tensors(m->gf); i++) cp.all += gguf_tensor_at(m->gf, i)->nbytes;
+    gguf_anon_opts o = {want_tensor, m, p->progress ? copy_progress : NULL, &cp, 2};
+    bool copied = false;
+    r1_status s = gguf_load_anon(m->gf, &o, &copied, m->hp_note, sizeof m->hp_note, L->err);
+    if (s != R1_OK || !copied) return s;
+    if (p->progress && p->progress_cb) p->progress_cb(p->progress_user, cp.all, cp.all);
+    free(m->layers);
+    m->layers = NULL;
+    if ((s = bind_tensors(L)) != R1_OK) return s;
+    m->info.hugepages = true;
+    m->info.hugepages_bytes = gguf_anon_bytes(m->gf);
+    return R1_OK;
+}
+
 /* ---- public API ------------------------------------------------------------------------ */
 r1_status r1_model_load(const char *path, const r1_model_params *params, r1_model **out, r1_error *err) {
     if (!out) return r1_set_error(err, R1_ERR_INVALID_ARG, "r1_model_load: out is NULL");
@@ -401,7 +446,10 @@ r1_status r1_model_load(const char *path, const r1_model_params *params, r1_mode
     m->info.file_bytes = gguf_file_bytes(m->gf);
     if ((s = load_hparams(&L)) != R1_OK) goto fail;
     if (!params->vocab_only && (s = bind_tensors(&L)) != R1_OK) goto fail;
-    if (!params->vocab_only && params->progress && (s = touch_weights(m, params, err)) != R1_OK) goto fail;
+    m->info.hugepages_note = m->hp_note;
+    if (!params->vocab_only && (s = load_hugepages(&L, params)) != R1_OK) goto fail;
+    if (!params->vocab_only && params->progress && !m->info.hugepages && (s = touch_weights(m, params, err)) != R1_OK)
+        goto fail;
     if (params->vocab_only) {   /* no tensors bound: n_vocab from the token list */
         const gguf_kv *tk = gguf_find_kv(m->gf, "tokenizer.ggml.tokens");
         if (tk && tk->type == GGUF_ARRAY && tk->arr_n <= (1u << 24)) m->info.n_vocab = (int)tk->arr_n;

@@ -75,6 +75,7 @@ struct r1_model {
     r1_layer      *layers;               /* [n_layer]                                  */
     r1_tokenizer  *tok;                  /* NULL if the tokenizer could not be built   */
     char           tok_error[512];       /* why, when tok == NULL                      */
+    char           hp_note[256];         /* info.hugepages_note                         */
     char         **meta_str;             /* [gguf_n_kv]: NUL-terminated copy of string
                                             value i, NULL for other types               */
 };

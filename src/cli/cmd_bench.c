@@ -35,6 +35,8 @@ static void usage(FILE *f) {
             "  -t, --threads N      threads (default: physical cores)\n"
             "  -r, --reps N         timed repetitions after one warm-up (default 3)\n"
             "  --kv-f16             F16 KV cache (default F32)\n"
+            "  --mmap               weights in place from the file map (default: copied into\n"
+            "                       huge pages at load; also R1_MMAP=1)\n"
             "  --bw-mib N           bandwidth probe buffer in MiB (default: max(1024, 4 x the\n"
             "                       largest CPU cache), at most 8192; 0 = skip the probe)\n"
             "  --json               one JSON object instead of the table\n"
@@ -56,7 +58,7 @@ static int32_t argmax(const float *x, int n) {
     return best;
 }
 
-typedef struct bench_cfg { int p, n, depth, threads, reps, bw_mib; bool kv_f16, json; } bench_cfg;
+typedef struct bench_cfg { int p, n, depth, threads, reps, bw_mib; bool kv_f16, json, mmap; double load_s; } bench_cfg;
 
 /* One test's samples (tokens/s per repetition) and statistics. */
 typedef struct bench_result { int n; double *tps; r1_bench_stat st; } bench_result;
@@ -107,10 +109,13 @@ static void print_stat_json(const char *name, const bench_result *r, const char 
 }
 
 /* Measures; fills pp/tg (n = 0 when skipped). */
-static r1_status measure(const char *path, const bench_cfg *c, bench_result *pp, bench_result *tg,
+static r1_status measure(const char *path, bench_cfg *c, bench_result *pp, bench_result *tg,
                          const r1_model_info **info_out, r1_model **model_out, r1_error *err) {
     r1_model_params mp = r1_model_default_params();
+    mp.mmap_weights = c->mmap;
+    const double t_load = r1_time_s();
     r1_status s = r1_model_load(path, &mp, model_out, err);
+    c->load_s = r1_time_s() - t_load;
     if (s != R1_OK) return s;
     const r1_model_info *info = r1_model_get_info(*model_out);
     *info_out = info;
@@ -162,6 +167,7 @@ int cmd_bench(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); return 0; }
         else if (!strcmp(a, "--json")) { c.json = true; continue; }
         else if (!strcmp(a, "--kv-f16")) { c.kv_f16 = true; continue; }
+        else if (!strcmp(a, "--mmap")) { c.mmap = true; continue; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             if (i + 1 >= argc) goto missing;
             model_path = argv[++i];
@@ -219,6 +225,9 @@ int cmd_bench(int argc, char **argv) {
     snprintf(name, sizeof name, "%s", info->name);
     const int64_t n_params = info->n_params;
     const uint64_t file_bytes = info->file_bytes;
+    const bool hp = info->hugepages;
+    char hp_note[256];
+    snprintf(hp_note, sizeof hp_note, "%s", info->hugepages_note);
     r1_model_free(model);
     model = NULL;
     double bw = 0;
@@ -241,13 +250,18 @@ int cmd_bench(int argc, char **argv) {
         printf(", ");
         snprintf(extra, sizeof extra, ", \"gbps\": %.4f", gbps);
         print_stat_json("tg", &tg, extra);
-        printf(", \"peak_rss_mib\": %.1f, \"bandwidth_gbps\": %.4f, \"bw_probe_mib\": %d, \"bw_fraction\": %.4f}\n",
-               rss_mib, bw, c.bw_mib, frac);
+        printf(", \"peak_rss_mib\": %.1f, \"bandwidth_gbps\": %.4f, \"bw_probe_mib\": %d, \"bw_fraction\": %.4f, "
+               "\"load_s\": %.3f, \"weights\": \"%s\", \"weights_note\": ",
+               rss_mib, bw, c.bw_mib, frac, c.load_s, hp ? "hugepages" : "mmap");
+        print_json_str(hp_note);
+        printf("}\n");
     } else {
         printf("model: %s (%s %s, %.2f B params, %.1f MiB file, %.1f MiB weights read per token)\n", model_path, arch,
                w.main_type ? w.main_type : "?", (double)n_params / 1e9, (double)file_bytes / 1048576.0,
                (double)w.bytes_per_token / 1048576.0);
-        printf("threads %d, %d reps after one warm-up, KV cache %s\n\n", threads, c.reps, c.kv_f16 ? "F16" : "F32");
+        printf("threads %d, %d reps after one warm-up, KV cache %s; weights %s%s%s%s, loaded in %.2f s\n\n", threads,
+               c.reps, c.kv_f16 ? "F16" : "F32", hp ? "in huge pages" : "mmapped", *hp_note ? " (" : "", hp_note,
+               *hp_note ? ")" : "", c.load_s);
         printf("| %-12s | %10s | %10s | %10s | %8s | %9s |\n", "test", "t/s median", "min", "max", "GB/s", "% of BW");
         printf("|--------------|------------|------------|------------|----------|-----------|\n");
         if (pp.n) printf("| pp%-10d | %10.2f | %10.2f | %10.2f | %8s | %9s |\n", c.p, pp.st.median, pp.st.min, pp.st.max, "", "");

@@ -37,6 +37,7 @@ int cmd_info(int argc, char **argv) {
     r1_model *m = NULL;
     r1_model_params mp = r1_model_default_params();
     mp.vocab_only = vocab_only;
+    mp.mmap_weights = true;   /* nothing is evaluated: no huge-page copy */
     if (r1_model_load(path, &mp, &m, &err) != R1_OK) return cli_fail("info", &err);
     const r1_model_info *I = r1_model_get_info(m);
     const gguf_file *gf = r1_model_gguf(m);

@@ -28,6 +28,8 @@ static void usage(FILE *f) {
             "  --rss                print 'peak_rss_bytes N' to stderr at the end\n"
             "  --timing             print the evaluation time and tokens/s to stderr\n"
             "  --kv-f16             F16 KV cache (default F32)\n"
+            "  --mmap               weights in place from the file map (default: huge-page copy;\n"
+            "                       also R1_MMAP=1)\n"
             "  -h, --help           this help\n");
 }
 
@@ -63,7 +65,7 @@ static bool parse_tokens(const char *s, int32_t **ids, int *n) {
 int cmd_logits(int argc, char **argv) {
     const char *model_path = NULL, *tokens_arg = NULL, *out_path = NULL, *mode = "prefill";
     int n_ctx = 0, n_batch = 0, n_threads = 0, split = -1;
-    bool rss = false, timing = false, kv_f16 = false;
+    bool rss = false, timing = false, kv_f16 = false, use_mmap = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const bool has_val = i + 1 < argc;
@@ -72,6 +74,7 @@ int cmd_logits(int argc, char **argv) {
         else if (!strcmp(a, "--rss")) rss = true;
         else if (!strcmp(a, "--timing")) timing = true;
         else if (!strcmp(a, "--kv-f16")) kv_f16 = true;
+        else if (!strcmp(a, "--mmap")) use_mmap = true;
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { if (!(model_path = VAL())) goto missing; }
         else if (!strcmp(a, "--tokens")) { if (!(tokens_arg = VAL())) goto missing; }
         else if (!strcmp(a, "-o") || !strcmp(a, "--out")) { if (!(out_path = VAL())) goto missing; }
@@ -118,6 +121,7 @@ int cmd_logits(int argc, char **argv) {
     FILE *f = NULL;
     int rc = 1;
     r1_model_params mp = r1_model_default_params();
+    mp.mmap_weights = use_mmap;
     if (r1_model_load(model_path, &mp, &model, &err) != R1_OK) goto done;
     r1_context_params cp = r1_context_default_params();
     cp.n_ctx = n_ctx ? n_ctx : n;

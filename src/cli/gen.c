@@ -61,6 +61,7 @@ int gen_parse_opt(gen_opts *o, const char *cmd, int argc, char **argv, int *i) {
     else if (!strcmp(a, "--no-think")) o->no_think = true;
     else if (!strcmp(a, "--json")) o->json = true;
     else if (!strcmp(a, "--kv-f16")) o->kv_f16 = true;
+    else if (!strcmp(a, "--mmap")) o->mmap = true;
     else return 0;
     if (!ok) { fprintf(stderr, "r1 %s: bad value '%s' for %s\n", cmd, v, a); return -1; }
     return 1;
@@ -73,6 +74,8 @@ void gen_usage_opts(FILE *f) {
         "  -c, --ctx-size N        context size in tokens (default min(4096, trained); 0 = trained)\n"
         "  -t, --threads N         threads (default: physical cores)\n"
         "  --kv-f16                KV cache in F16 (half the memory; default F32)\n"
+        "  --mmap                  use the weights in place from the file map (default: copy\n"
+        "                          them into huge pages, faster decode; also R1_MMAP=1)\n"
         "  --temp F                temperature (default 0.6; 0 = greedy)\n"
         "  --top-k N  --top-p F  --min-p F   sampling cuts (defaults 0, 0.95, 0)\n"
         "  --repeat-penalty F      penalty over the last --repeat-last-n tokens (default 1 = off, 64)\n"
@@ -124,6 +127,7 @@ r1_status gen_open(gen_session *s, const gen_opts *o, volatile sig_atomic_t *sto
     mp.progress = term_is_tty(stderr);
     mp.progress_cb = load_bar_cb;
     mp.progress_user = &bar;
+    mp.mmap_weights = o->mmap;
     const double t_load = r1_time_s();
     r1_status st = r1_model_load(path, &mp, &s->model, err);
     if (bar.drawn) {

@@ -21,6 +21,7 @@ typedef struct gen_opts {
     r1_sampler_params sp;
     bool raw, hide_thinking, no_think, json;
     bool kv_f16;              /* --kv-f16: F16 KV cache */
+    bool mmap;                /* --mmap: weights from the file map, no huge-page copy */
     int think_budget;         /* -1 = off */
 } gen_opts;
 

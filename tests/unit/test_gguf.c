@@ -2,7 +2,8 @@
  * test_gguf.c — GGUF reader/writer: round trips of every value type and of F32/F16/
  * BF16/Q8_0 tensors, set_all_from, hostile inputs (bad magic/version, truncation at
  * every byte, huge counts, overflowing shapes, bad offsets/types/alignment, duplicates,
- * nested arrays), split models, and writer failure cleanup.
+ * nested arrays), split models, writer failure cleanup, and gguf_load_anon (huge-page copy
+ * of the tensor data: contents, alignment, progress, split parts, a file replaced/resized).
  * Files go to a mkdtemp() folder under $TMPDIR (default /tmp), removed at the end.
  */
 /* CHECK(cond) without a message expands to fprintf(stderr, ""). */
@@ -589,6 +590,138 @@ static void test_split(void) {
     CHECK(strstr(err.msg, "00001-of-00002") != NULL, "%s", err.msg);
 }
 
+
+/* ---- gguf_load_anon: tensor data copied into huge-page memory ---------------------------- */
+typedef struct prog_log { int calls, bad; uint64_t last, total; } prog_log;
+static void prog_cb(void *u, uint64_t done, uint64_t total) {
+    prog_log *l = u;
+    if (l->calls == 0 && done != 0) l->bad++;
+    if (done < l->last || done > total || (l->calls && total != l->total)) l->bad++;
+    l->calls++; l->last = done; l->total = total;
+}
+static bool skip_named(void *u, const gguf_tensor *t) { return strcmp(t->name, (const char *)u) != 0; }
+
+/* 1 if THP can be used here ("madvise"/"always"), else 0 (the copy must then be refused). */
+static int thp_usable(void) {
+    char buf[128] = {0};
+    FILE *fp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!fp) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = 0;
+    return strstr(buf, "[madvise]") || strstr(buf, "[always]");
+}
+
+static void test_anon(void) {
+    /* tensors: 3 small F32 of awkward lengths, one of 17 MiB + 4 bytes (two 16 MiB reads), one skipped */
+    const int64_t big = (17 << 20) / 4 + 1;
+    float *bigd = malloc((size_t)big * 4);
+    REQUIRE(bigd);
+    for (int64_t i = 0; i < big; i++) bigd[i] = (float)(i % 1000003) * 0.25f;
+    float s1[5] = {1, 2, 3, 4, 5}, s2[33], s3[1] = {-7};
+    for (int i = 0; i < 33; i++) s2[i] = (float)i * -1.5f;
+    gguf_writer *w = gguf_writer_create();
+    REQUIRE(w);
+    r1_error err = {0};
+    int64_t n1[1] = {5}, n2[1] = {33}, n3[1] = {1}, nb[2] = {big, 1};
+    CHECK(gguf_add_tensor(w, "s1", R1_TYPE_F32, 1, n1, s1, sizeof s1, &err) == R1_OK);
+    CHECK(gguf_add_tensor(w, "big", R1_TYPE_F32, 2, nb, bigd, (size_t)big * 4, &err) == R1_OK);
+    CHECK(gguf_add_tensor(w, "s2", R1_TYPE_F32, 1, n2, s2, sizeof s2, &err) == R1_OK);
+    CHECK(gguf_add_tensor(w, "skip", R1_TYPE_F32, 1, n3, s3, sizeof s3, &err) == R1_OK);
+    const char *path = tmp_path("anon.gguf");
+    REQUIRE(gguf_writer_write(w, path, &err) == R1_OK, "%s", err.msg);
+    gguf_writer_free(w);
+    const int thp = thp_usable();
+    if (!thp) printf("  note: THP not usable here: only the refusal path is tested\n");
+    for (int threads = 1; threads <= 2; threads++) {
+        gguf_file *f = NULL;
+        REQUIRE(gguf_open(path, &f, &err) == R1_OK, "%s", err.msg);
+        const void *skip_before = gguf_find_tensor(f, "skip")->data;
+        const void *s1_before = gguf_find_tensor(f, "s1")->data;
+        prog_log pl = {0};
+        gguf_anon_opts o = {skip_named, (void *)"skip", prog_cb, &pl, threads};
+        bool copied = true;
+        char note[256];
+        CHECK(gguf_load_anon(f, &o, &copied, note, sizeof note, &err) == R1_OK, "%s", err.msg);
+        CHECK(copied == (thp != 0), "copied %d, note '%s'", copied, note);
+        if (copied) {
+            CHECK(note[0] == 0, "%s", note);
+            CHECK(gguf_anon_bytes(f) >= (size_t)big * 4 && gguf_anon_bytes(f) % (2u << 20) == 0);
+            CHECK(gguf_find_tensor(f, "s1")->data != s1_before);
+            CHECK(pl.calls >= 3 && pl.bad == 0 && pl.last == pl.total && pl.total == sizeof s1 + sizeof s2 + (uint64_t)big * 4,
+                  "calls %d bad %d last %llu total %llu", pl.calls, pl.bad, (unsigned long long)pl.last,
+                  (unsigned long long)pl.total);
+            bool second = true;
+            CHECK(gguf_load_anon(f, &o, &second, note, sizeof note, &err) == R1_ERR_INVALID_ARG && !second);
+        } else {
+            CHECK(note[0] != 0 && gguf_anon_bytes(f) == 0);
+            CHECK(gguf_find_tensor(f, "s1")->data == s1_before);
+        }
+        CHECK(gguf_find_tensor(f, "skip")->data == skip_before, "a tensor not wanted stays in the map");
+        const gguf_tensor *t;
+        CHECK((t = gguf_find_tensor(f, "s1")) && !memcmp(t->data, s1, sizeof s1) && (uintptr_t)t->data % 32 == 0);
+        CHECK((t = gguf_find_tensor(f, "s2")) && !memcmp(t->data, s2, sizeof s2) && (uintptr_t)t->data % 32 == 0);
+        CHECK((t = gguf_find_tensor(f, "big")) && !memcmp(t->data, bigd, (size_t)big * 4) && (uintptr_t)t->data % 32 == 0);
+        CHECK((t = gguf_find_tensor(f, "skip")) && ((const float *)t->data)[0] == -7.0f);
+        gguf_close(f);
+    }
+    /* the file replaced (new inode at the same path) or resized after gguf_open: R1_ERR_IO,
+     * tensors still in the map */
+    if (thp) {
+        gguf_file *f = NULL;
+        REQUIRE(gguf_open(path, &f, &err) == R1_OK, "%s", err.msg);
+        const void *before = gguf_find_tensor(f, "big")->data;
+        const char *p2 = tmp_path("anon2.gguf");
+        FILE *in = fopen(path, "rb"), *out = fopen(p2, "wb");
+        REQUIRE(in && out);
+        char buf[65536];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, in)) > 0) CHECK(fwrite(buf, 1, n, out) == n);
+        fclose(in); fclose(out);
+        REQUIRE(rename(p2, path) == 0);
+        bool copied = true;
+        char note[256];
+        gguf_anon_opts o = {NULL, NULL, NULL, NULL, 2};
+        CHECK(gguf_load_anon(f, &o, &copied, note, sizeof note, &err) == R1_ERR_IO && !copied);
+        CHECK(strstr(err.msg, "anon.gguf") && strstr(err.msg, "replaced or changed"), "%s", err.msg);
+        CHECK(gguf_find_tensor(f, "big")->data == before && gguf_anon_bytes(f) == 0);
+        CHECK(!memcmp(gguf_find_tensor(f, "s2")->data, s2, sizeof s2));
+        gguf_close(f);
+        /* grown after open (same inode): size differs */
+        REQUIRE(gguf_open(path, &f, &err) == R1_OK, "%s", err.msg);
+        FILE *ap = fopen(path, "ab");
+        REQUIRE(ap);
+        fputc(0, ap);
+        fclose(ap);
+        CHECK(gguf_load_anon(f, &o, &copied, note, sizeof note, &err) == R1_ERR_IO && !copied, "%s", err.msg);
+        gguf_close(f);
+    }
+    free(bigd);
+}
+
+
+/* gguf_load_anon over the three parts of a split model */
+static void test_split_anon(void) {
+    float a[4] = {1, 2, 3, 4}, b[4] = {5, 6, 7, 8}, c[4] = {9, 10, 11, 12};
+    REQUIRE(write_part("s-00001-of-00003.gguf", 0, 3, "ta", a) == R1_OK);
+    REQUIRE(write_part("s-00002-of-00003.gguf", 1, 3, "tb", b) == R1_OK);
+    REQUIRE(write_part("s-00003-of-00003.gguf", 2, 3, "tc", c) == R1_OK);
+    gguf_file *f = NULL;
+    r1_error err;
+    REQUIRE(gguf_open(tmp_path("s-00001-of-00003.gguf"), &f, &err) == R1_OK, "%s", err.msg);
+    bool copied = false;
+    char note[256];
+    gguf_anon_opts o = {NULL, NULL, NULL, NULL, 2};
+    CHECK(gguf_load_anon(f, &o, &copied, note, sizeof note, &err) == R1_OK, "%s", err.msg);
+    CHECK(copied == (thp_usable() != 0), "%s", note);
+    const gguf_tensor *t = gguf_find_tensor(f, "ta"), *u = gguf_find_tensor(f, "tc");
+    CHECK(t && !memcmp(t->data, a, sizeof a));
+    CHECK((t = gguf_find_tensor(f, "tb")) && !memcmp(t->data, b, sizeof b));
+    CHECK(u && !memcmp(u->data, c, sizeof c));
+    if (copied) CHECK((const char *)u->data - (const char *)gguf_find_tensor(f, "ta")->data == 128, "one region, 64-byte slots");
+    gguf_close(f);
+}
+
 static void cleanup_dir(void) {
     DIR *d = opendir(g_dir);
     struct dirent *e;
@@ -612,6 +745,8 @@ int main(void) {
     RUN(test_hostile);
     RUN(test_many_keys);
     RUN(test_split);
+    RUN(test_anon);
+    RUN(test_split_anon);
     cleanup_dir();
     return TEST_SUMMARY();
 }
