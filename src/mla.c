@@ -193,13 +193,27 @@ static void rms_norm(float *x, const float *w, int n, float eps) {
     for (int i = 0; i < n; i++) x[i] = x[i] * s * w[i];
 }
 
-void r1_mla_rope(const r1_mla *m, float *x, int pos) {
+/* cs[i], sn[i] = cos, sin of pos * freq[i] for the Dr/2 pairs (double, as r1_mla_rope). */
+static void rope_angles(const r1_mla *m, int pos, double *cs, double *sn) {
     for (int i = 0; i < m->c.qk_rope / 2; i++) {
-        double th = pos * m->freq[i], cs = cos(th), sn = sin(th);
-        float a = x[2 * i], b = x[2 * i + 1];
-        x[2 * i] = (float)(a * cs - b * sn);
-        x[2 * i + 1] = (float)(a * sn + b * cs);
+        const double th = pos * m->freq[i];
+        cs[i] = cos(th);
+        sn[i] = sin(th);
     }
+}
+
+static void rope_apply(int n_pairs, const double *cs, const double *sn, float *x) {
+    for (int i = 0; i < n_pairs; i++) {
+        float a = x[2 * i], b = x[2 * i + 1];
+        x[2 * i] = (float)(a * cs[i] - b * sn[i]);
+        x[2 * i + 1] = (float)(a * sn[i] + b * cs[i]);
+    }
+}
+
+void r1_mla_rope(const r1_mla *m, float *x, int pos) {
+    double cs[R1_MLA_MAX_ROPE / 2], sn[R1_MLA_MAX_ROPE / 2];
+    rope_angles(m, pos, cs, sn);
+    rope_apply(m->c.qk_rope / 2, cs, sn, x);
 }
 
 /* In-place softmax of n scores (max subtracted, sum in double). */
@@ -318,6 +332,7 @@ static r1_wmat head_uv(const r1_mla_weights *w, const r1_mla_config *c, int h) {
 
 /* ---- attention forms ----------------------------------------------------------------------- */
 enum { KV_BLOCK = 32 };   /* cache rows per block: 32 × (R+Dr) floats stay in L2 */
+enum { EXP_TOK = 16 };    /* expanded form: query tokens per causal block */
 
 /* o[h][0..R) = softmax_j(kq_scale * qabs[h] · row_j) weighted sum of row_j[0..R), rows
  * 0..n-1, for H heads (qabs [H][W], o [H][R]). One pass over the cache in blocks of
@@ -430,14 +445,21 @@ static void expanded_worker(void *arg, int i, int nw) {
         if (st) break;
         for (int k = 0; k < L; k++) memcpy(kh + (size_t)k * Dq + Dn, j->cf + (size_t)k * W + R, sizeof(float) * Dr);
         for (int t = 0; t < n_tok; t++) memcpy(qh + (size_t)t * Dq, j->q + ((size_t)t * H + h) * Dq, sizeof(float) * Dq);
-        scores_block(qh, n_tok, kh, L, Dq, j->m->kq_scale, sc, L);
-        for (int t = 0; t < n_tok; t++) {
-            const int n = j->pos0 + t + 1;
-            softmax(sc + (size_t)t * L, n);
-            memset(sc + (size_t)t * L + n, 0, sizeof(float) * (size_t)(L - n));
-        }
+        /* causal: query tokens in blocks of EXP_TOK; a block only visits the keys its last
+         * token sees (pos0 + t1), so the masked triangle is skipped but for the block's
+         * diagonal, which is zeroed after the softmax */
         memset(oh, 0, sizeof(float) * (size_t)n_tok * Dv);
-        accum_block(oh, n_tok, Dv, sc, L, vh, L, Dv);
+        for (int t0 = 0; t0 < n_tok; t0 += EXP_TOK) {
+            const int nt = R1_MIN(EXP_TOK, n_tok - t0), Lb = j->pos0 + t0 + nt;
+            float *sb = sc + (size_t)t0 * L;
+            scores_block(qh + (size_t)t0 * Dq, nt, kh, Lb, Dq, j->m->kq_scale, sb, L);
+            for (int t = 0; t < nt; t++) {
+                const int n = j->pos0 + t0 + t + 1;
+                softmax(sb + (size_t)t * L, n);
+                memset(sb + (size_t)t * L + n, 0, sizeof(float) * (size_t)(Lb - n));
+            }
+            accum_block(oh + (size_t)t0 * Dv, nt, Dv, sb, L, vh, Lb, Dv);
+        }
         for (int t = 0; t < n_tok; t++)
             memcpy(j->vout + ((size_t)t * H + h) * Dv, oh + (size_t)t * Dv, sizeof(float) * Dv);
     }
@@ -481,6 +503,32 @@ static r1_status attend(const r1_mla *m, const r1_mla_weights *w, const r1_mla_c
     return st;
 }
 
+/* Per token (workers take token ranges): RMSNorm of c_kv, RoPE of k_rope and of every
+ * head's q_rope (angles computed once per token), the latent row stored in the cache. */
+typedef struct rows_job {
+    const r1_mla *m;
+    const r1_mla_weights *w;
+    r1_mla_cache *cache;
+    float *q, *kv;
+    int n_tok, pos0;
+} rows_job;
+static void rows_worker(void *arg, int i, int nw) {
+    const rows_job *j = arg;
+    const r1_mla_config *c = &j->m->c;
+    const int H = c->n_head, Dn = c->qk_nope, R = c->kv_lora_rank, W = R + c->qk_rope, Dq = Dn + c->qk_rope;
+    const size_t rb = r1_mla_cache_row_bytes(c, j->cache->type);
+    const r1_type_traits *ct = r1_type_get_traits(j->cache->type);
+    double cs[R1_MLA_MAX_ROPE / 2], sn[R1_MLA_MAX_ROPE / 2];
+    for (int t = j->n_tok * i / nw; t < j->n_tok * (i + 1) / nw; t++) {
+        float *kt = j->kv + (size_t)t * W;
+        rope_angles(j->m, j->pos0 + t, cs, sn);
+        rms_norm(kt, j->w->kv_a_norm, R, c->rms_eps);
+        rope_apply(c->qk_rope / 2, cs, sn, kt + R);
+        ct->from_float(kt, (char *)j->cache->data + (size_t)(j->pos0 + t) * rb, W);
+        for (int h = 0; h < H; h++) rope_apply(c->qk_rope / 2, cs, sn, j->q + ((size_t)t * H + h) * Dq + Dn);
+    }
+}
+
 /* Multiply-adds of the two forms, to pick one in R1_MLA_AUTO. */
 static bool expanded_is_cheaper(const r1_mla_config *c, int n_tok, int pos0) {
     const double H = c->n_head, R = c->kv_lora_rank, Dn = c->qk_nope, Dr = c->qk_rope, Dv = c->v_head;
@@ -520,15 +568,8 @@ r1_status r1_mla_forward(const r1_mla *m, const r1_mla_weights *w, r1_mla_cache 
     /* latent rows → cache */
     if (!st) st = r1_wmat_mul(&w->wkv_a, n_tok, x, E, kv, W, par, err);
     if (st) goto done;
-    const size_t rb = r1_mla_cache_row_bytes(c, cache->type);
-    const r1_type_traits *ct = r1_type_get_traits(cache->type);
-    for (int t = 0; t < n_tok; t++) {
-        float *kt = kv + (size_t)t * W;
-        rms_norm(kt, w->kv_a_norm, R, c->rms_eps);
-        r1_mla_rope(m, kt + R, pos0 + t);
-        ct->from_float(kt, (char *)cache->data + (size_t)(pos0 + t) * rb, W);
-        for (int h = 0; h < H; h++) r1_mla_rope(m, q + ((size_t)t * H + h) * Dq + Dn, pos0 + t);
-    }
+    rows_job rj = {.m = m, .w = w, .cache = cache, .q = q, .kv = kv, .n_tok = n_tok, .pos0 = pos0};
+    r1_par_run(par, rows_worker, &rj);
     if (mode == R1_MLA_AUTO) mode = expanded_is_cheaper(c, n_tok, pos0) ? R1_MLA_EXPANDED : R1_MLA_ABSORBED;
     st = attend(m, w, cache, q, n_tok, pos0, vout, mode == R1_MLA_EXPANDED, par, err);
     if (!st) st = r1_wmat_mul(&w->wo, n_tok, vout, (size_t)H * Dv, out, E, par, err);

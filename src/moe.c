@@ -40,31 +40,37 @@ r1_wmat r1_wmat_rows(const r1_wmat *w, int64_t first, int64_t count) {
     return v;
 }
 
-/* Converts n_tok activation rows (n floats, stride ldx) into the vec_dot type of w.
- * Returns the rows (stride *ld bytes) — x itself when no conversion is needed — and
- * sets *owned to the buffer to free (NULL if none). NULL on allocation failure. */
-static const void *convert_rows(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
-                                size_t *ld, void **owned) {
-    const r1_type_traits *tr = r1_type_get_traits(w->type);
-    *owned = NULL;
-    if (tr->vec_dot_type == R1_TYPE_F32) {
-        *ld = ldx * sizeof(float);
-        return x;
-    }
-    const r1_type_traits *vt = r1_type_get_traits(tr->vec_dot_type);
-    size_t rb = r1_row_size(tr->vec_dot_type, w->n_cols);
-    char *buf = malloc(rb * (size_t)n_tok);
-    if (!buf) return NULL;
-    for (int t = 0; t < n_tok; t++) vt->from_float(x + (size_t)t * ldx, buf + (size_t)t * rb, w->n_cols);
-    *ld = rb;
-    *owned = buf;
-    return buf;
-}
-
 void r1_par_run(const r1_par *par, r1_par_fn fn, void *arg) {
     if (par && par->run && par->n > 1) par->run(par->pool, par->n, fn, arg);
     else fn(arg, 0, 1);
 }
+
+/* Converts rows [i*n_tok/n, (i+1)*n_tok/n) of x into up to 4 activation types. */
+typedef struct conv_job {
+    const float *x;
+    size_t ldx;
+    int n_tok, n_types;
+    int64_t n;
+    const r1_type_traits *t[4];
+    char *dst[4];
+    size_t ld[4];
+} conv_job;
+static void conv_worker(void *arg, int i, int nw) {
+    const conv_job *j = arg;
+    for (int t = j->n_tok * i / nw; t < j->n_tok * (i + 1) / nw; t++)
+        for (int k = 0; k < j->n_types; k++) j->t[k]->from_float(j->x + (size_t)t * j->ldx, j->dst[k] + (size_t)t * j->ld[k], j->n);
+}
+
+/* Index of type t in conv's list, adding it (with its row stride) if new. */
+static int conv_slot(conv_job *c, r1_type t, int64_t n) {
+    const r1_type_traits *tr = r1_type_get_traits(t);
+    for (int k = 0; k < c->n_types; k++)
+        if (c->t[k] == tr) return k;
+    c->t[c->n_types] = tr;
+    c->ld[c->n_types] = r1_row_size(t, n);
+    return c->n_types++;
+}
+
 
 /* One product's job, shared by the workers. */
 typedef struct mul_job {
@@ -105,9 +111,21 @@ r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
                       float *y, size_t ldy, const r1_par *par, r1_error *err) {
     if (n_tok <= 0) return R1_OK;
     mul_job j = {.w = w, .tr = r1_type_get_traits(w->type), .n_tok = n_tok, .y = y, .ldy = ldy};
-    void *owned;
-    j.xq = convert_rows(w, n_tok, x, ldx, &j.ld, &owned);
-    if (!j.xq) return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
+    char *owned = NULL;
+    if (j.tr->vec_dot_type == R1_TYPE_F32) {   /* rows used in place */
+        j.xq = (const char *)x;
+        j.ld = ldx * sizeof(float);
+    } else {   /* converted once, rows split over the workers */
+        conv_job cj = {.x = x, .ldx = ldx, .n_tok = n_tok, .n = w->n_cols};
+        conv_slot(&cj, j.tr->vec_dot_type, w->n_cols);
+        if (!(owned = malloc(cj.ld[0] * (size_t)n_tok)))
+            return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
+        cj.dst[0] = owned;
+        if (n_tok >= 16) r1_par_run(par, conv_worker, &cj);
+        else conv_worker(&cj, 0, 1);
+        j.xq = owned;
+        j.ld = cj.ld[0];
+    }
     r1_par_run(par, mul_worker, &j);
     free(owned);
     return R1_OK;
@@ -436,22 +454,6 @@ static r1_status ffn_run(ffn_grp *g, int n_grp, float *out, size_t ldo, int n_ou
     return R1_OK;
 }
 
-/* Converts rows [i*n_tok/n, (i+1)*n_tok/n) of x into up to 4 activation types. */
-typedef struct conv_job {
-    const float *x;
-    size_t ldx;
-    int n_tok, n_types;
-    int64_t n;
-    const r1_type_traits *t[4];
-    char *dst[4];
-    size_t ld[4];
-} conv_job;
-static void conv_worker(void *arg, int i, int nw) {
-    const conv_job *j = arg;
-    for (int t = j->n_tok * i / nw; t < j->n_tok * (i + 1) / nw; t++)
-        for (int k = 0; k < j->n_types; k++) j->t[k]->from_float(j->x + (size_t)t * j->ldx, j->dst[k] + (size_t)t * j->ld[k], j->n);
-}
-
 /* Copies row src_row[p] of each of n_src arrays into row p of the gathered arrays. */
 typedef struct gather_job {
     const int32_t *order;    /* pair indices; token = pair / k                             */
@@ -465,16 +467,6 @@ static void gather_worker(void *arg, int i, int nw) {
     for (int p = j->n_pairs * i / nw; p < j->n_pairs * (i + 1) / nw; p++)
         for (int s = 0; s < j->n_src; s++)
             memcpy(j->dst[s] + (size_t)p * j->ld[s], j->src[s] + (size_t)(j->order[p] / j->k) * j->ld[s], j->ld[s]);
-}
-
-/* Index of type t in conv's list, adding it (with its row stride) if new. */
-static int conv_slot(conv_job *c, r1_type t, int64_t n) {
-    const r1_type_traits *tr = r1_type_get_traits(t);
-    for (int k = 0; k < c->n_types; k++)
-        if (c->t[k] == tr) return k;
-    c->t[c->n_types] = tr;
-    c->ld[c->n_types] = r1_row_size(t, n);
-    return c->n_types++;
 }
 
 r1_status r1_ffn_swiglu(const r1_wmat *gate, const r1_wmat *up, const r1_wmat *down,

@@ -3,7 +3,8 @@
  * written from the definitions (expanded per-head keys/values, DeepSeek's YaRN):
  * both query paths (plain and low-rank), both GGUF up-projection layouts (attn_kv_b and
  * attn_k_b/attn_v_b), absorbed and expanded forms, prefill then decode past YaRN's
- * original context, F16 cache, RoPE pairing, YaRN constants, context-full error.
+ * original context, a second multi-token chunk after a prefix, F16 cache, RoPE pairing,
+ * YaRN constants, context-full error.
  */
 #include "mla.h"
 #include "test.h"
@@ -176,8 +177,10 @@ static double rel_err(const float *a, const double *b, int n) {
     return sqrt(num / (den > 0 ? den : 1));
 }
 
-/* prefill n_pre tokens in one call, then decode the rest one by one; compare every output */
-static double run_case(int q_lora, r1_mla_layout layout, r1_mla_mode mode, r1_type ct, bool yarn, int n_pre) {
+/* prefill n_pre tokens in one call, then n_mid tokens in a second call at position n_pre,
+ * then decode the rest one by one; compare every output */
+static double run_case2(int q_lora, r1_mla_layout layout, r1_mla_mode mode, r1_type ct, bool yarn, int n_pre,
+                        int n_mid) {
     static model_w m;
     model_init(&m, q_lora);
     r1_mla_config c = config(q_lora, yarn);
@@ -189,8 +192,11 @@ static double run_case(int q_lora, r1_mla_layout layout, r1_mla_mode mode, r1_ty
     fill(xs, NPOS * E, 1.0f);
     void *buf = calloc(NPOS, r1_mla_cache_row_bytes(&c, ct));
     r1_mla_cache cache = {ct, buf, NPOS};
+    for (int i = 0; i < NPOS * E; i++) out[i] = NAN;
     r1_status st = r1_mla_forward(&mla, &w, &cache, xs, n_pre, 0, out, mode, g_par, NULL);
-    for (int t = n_pre; t < NPOS && !st; t++)
+    if (!st && n_mid > 0)
+        st = r1_mla_forward(&mla, &w, &cache, xs + n_pre * E, n_mid, n_pre, out + n_pre * E, mode, g_par, NULL);
+    for (int t = n_pre + n_mid; t < NPOS && !st; t++)
         st = r1_mla_forward(&mla, &w, &cache, xs + t * E, 1, t, out + t * E, mode, g_par, NULL);
     free(buf);
     if (st) return 1e9;
@@ -199,6 +205,10 @@ static double run_case(int q_lora, r1_mla_layout layout, r1_mla_mode mode, r1_ty
     double worst = 0;
     for (int t = 0; t < NPOS; t++) worst = fmax(worst, rel_err(out + t * E, ref + t * E, E));
     return worst;
+}
+
+static double run_case(int q_lora, r1_mla_layout layout, r1_mla_mode mode, r1_type ct, bool yarn, int n_pre) {
+    return run_case2(q_lora, layout, mode, ct, yarn, n_pre, 0);
 }
 
 static void test_vs_reference(void) {
@@ -221,6 +231,20 @@ static void test_absorbed_equals_expanded(void) {
         double b = run_case(QR, R1_MLA_LAYOUT_SPLIT, R1_MLA_EXPANDED, R1_TYPE_F32, true, n_pre);
         CHECK(a <= 1e-5 && b <= 1e-5, "n_pre %d: absorbed %g expanded %g", n_pre, a, b);
     }
+}
+
+/* a second multi-token chunk after a prefix (pos0 > 0): the expanded form's causal blocks
+ * start inside the cache; chunks shorter and longer than its 16-token block */
+static void test_chunked_prefill(void) {
+    const r1_mla_layout layouts[2] = {R1_MLA_LAYOUT_KV_B, R1_MLA_LAYOUT_SPLIT};
+    const int split[3][2] = {{12, 21}, {3, 37}, {17, 9}};
+    for (int li = 0; li < 2; li++)
+        for (int s = 0; s < 3; s++)
+            for (int mi = 0; mi < 2; mi++) {
+                const r1_mla_mode mode = mi ? R1_MLA_EXPANDED : R1_MLA_ABSORBED;
+                double e = run_case2(QR, layouts[li], mode, R1_TYPE_F32, true, split[s][0], split[s][1]);
+                CHECK(e <= 1e-5, "layout %d chunks %d+%d mode %d: rel err %g", li, split[s][0], split[s][1], (int)mode, e);
+            }
 }
 
 static void test_f16_cache(void) {
@@ -286,6 +310,7 @@ static void test_errors(void) {
 /* reference checks with heads and rows split over 3 threads (4 heads: uneven split) */
 static void test_threaded(void) {
     g_par = &g_par3;
+    test_chunked_prefill();
     test_vs_reference();
     test_f16_cache();
     g_par = NULL;
@@ -295,6 +320,7 @@ int main(void) {
     RUN(test_rope_pairs_and_yarn);
     RUN(test_vs_reference);
     RUN(test_absorbed_equals_expanded);
+    RUN(test_chunked_prefill);
     RUN(test_f16_cache);
     RUN(test_errors);
     RUN(test_threaded);
