@@ -76,6 +76,62 @@ static void qk_prepare(const r1_model *m, const r1_layer *l, float *q, float *k,
     ops_rope(k, I->n_head_kv, hd, m->n_rot, pos, m->rope_inv_freq, m->rope_neox);
 }
 
+/* ---- decode: several products of the same input in one dispatch ------------------------ */
+/* One token (n == 1) is all memory traffic: each product is one pass over its weights, and
+ * every threadpool_run costs a wake-up, a barrier and the imbalance of its last task. q/k/v
+ * (and gate/up) read the same activations, so they run as ONE job whose tasks are equal
+ * byte ranges of the concatenated weight rows (k and v are small: alone they would be
+ * mostly dispatch overhead). Used only when the products share the activation format
+ * (vec_dot_type); prefill keeps ops_matmul_q's cache-blocked path. */
+enum { FUSED_MAX = 3 };
+typedef struct fused_job {
+    const r1_type_traits *tr[FUSED_MAX];
+    const r1_wmat *w[FUSED_MAX];
+    float *y[FUSED_MAX];
+    uint64_t beg[FUSED_MAX + 1];   /* byte offset of product k in the concatenation */
+    int n_mat, n_tasks;
+    const void *xq;
+} fused_job;
+
+/* Rows of product k whose start byte lies in [lo, hi): ceil on both ends, so consecutive
+ * tasks partition every product exactly. */
+static void fused_task(void *arg, int task) {
+    const fused_job *j = arg;
+    const uint64_t B = j->beg[j->n_mat];
+    const uint64_t lo = B * (uint64_t)task / (uint64_t)j->n_tasks, hi = B * (uint64_t)(task + 1) / (uint64_t)j->n_tasks;
+    for (int k = 0; k < j->n_mat; k++) {
+        if (hi <= j->beg[k] || lo >= j->beg[k + 1]) continue;
+        const r1_wmat *w = j->w[k];
+        const uint64_t rb = w->row_bytes;
+        const uint64_t a = lo > j->beg[k] ? lo - j->beg[k] : 0, b = (hi < j->beg[k + 1] ? hi : j->beg[k + 1]) - j->beg[k];
+        const int64_t r0 = (int64_t)((a + rb - 1) / rb), r1 = (int64_t)((b + rb - 1) / rb);
+        if (r1 > r0)
+            r1_gemm(j->tr[k], (int)w->n_cols, (int)(r1 - r0), 1, (const char *)w->data + (size_t)r0 * rb, rb, j->xq, 0,
+                    j->y[k] + r0, 0);
+    }
+}
+
+/* y[k] = W[k] x for one token (x: n_cols floats, the same width for all W[k]). Returns false
+ * (nothing done) when the products do not share an activation format. */
+static bool fused_decode(r1_context *c, const float *x, int n_mat, const r1_wmat *const *w, float *const *y) {
+    fused_job j = {.n_mat = n_mat};
+    for (int k = 0; k < n_mat; k++) {
+        j.tr[k] = r1_type_get_traits(w[k]->type);
+        j.w[k] = w[k];
+        j.y[k] = y[k];
+        if (j.tr[k]->vec_dot_type != j.tr[0]->vec_dot_type || w[k]->n_cols != w[0]->n_cols) return false;
+        j.beg[k + 1] = j.beg[k] + (uint64_t)w[k]->n_rows * w[k]->row_bytes;
+    }
+    ops_quantize_rows(c->pool, w[0]->type, x, 1, w[0]->n_cols, (size_t)w[0]->n_cols, c->act);
+    j.xq = c->act;
+    /* a few tasks per thread so uneven progress balances, each >= 64 KiB of weights */
+    int64_t nt = (int64_t)threadpool_n_threads(c->pool) * 4;
+    if ((uint64_t)nt > j.beg[n_mat] / 65536) nt = (int64_t)(j.beg[n_mat] / 65536);
+    j.n_tasks = nt < 1 ? 1 : (int)nt;
+    threadpool_run(c->pool, fused_task, &j, j.n_tasks);
+    return true;
+}
+
 /* GQA attention of layer il for the chunk: reads c->xn [n][E], writes c->y [n][E] and the
  * chunk's K/V rows pos0..pos0+n-1 of the layer's cache. */
 static void gqa_block(r1_context *c, int il, int n, int pos0) {
@@ -86,13 +142,17 @@ static void gqa_block(r1_context *c, int il, int n, int pos0) {
     const int kw = c->kv.width[0][il], vw = c->kv.width[1][il];
     float *kc = c->kb;   /* [n][kw] this chunk's keys   */
     float *vc = c->vb;   /* [n][vw] this chunk's values */
-    /* one activation conversion for q, k and v when their types agree */
-    size_t st = ops_quantize_rows(c->pool, l->wq.type, c->xn, n, E, E, c->act);
-    ops_matmul_q(c->pool, &l->wq, n, c->act, st, c->q, qw);
-    if (l->wk.type != l->wq.type) st = ops_quantize_rows(c->pool, l->wk.type, c->xn, n, E, E, c->act);
-    ops_matmul_q(c->pool, &l->wk, n, c->act, st, kc, kw);
-    if (l->wv.type != l->wk.type) st = ops_quantize_rows(c->pool, l->wv.type, c->xn, n, E, E, c->act);
-    ops_matmul_q(c->pool, &l->wv, n, c->act, st, vc, vw);
+    const r1_wmat *qkv[3] = {&l->wq, &l->wk, &l->wv};
+    float *qkv_y[3] = {c->q, kc, vc};
+    if (n != 1 || !fused_decode(c, c->xn, 3, qkv, qkv_y)) {
+        /* one activation conversion for q, k and v when their types agree */
+        size_t st = ops_quantize_rows(c->pool, l->wq.type, c->xn, n, E, E, c->act);
+        ops_matmul_q(c->pool, &l->wq, n, c->act, st, c->q, qw);
+        if (l->wk.type != l->wq.type) st = ops_quantize_rows(c->pool, l->wk.type, c->xn, n, E, E, c->act);
+        ops_matmul_q(c->pool, &l->wk, n, c->act, st, kc, kw);
+        if (l->wv.type != l->wk.type) st = ops_quantize_rows(c->pool, l->wv.type, c->xn, n, E, E, c->act);
+        ops_matmul_q(c->pool, &l->wv, n, c->act, st, vc, vw);
+    }
     if (l->bq) ops_add_bias(c->q, n, qw, qw, l->bq);
     if (l->bk) ops_add_bias(kc, n, kw, kw, l->bk);
     if (l->bv) ops_add_bias(vc, n, vw, vw, l->bv);
@@ -107,10 +167,14 @@ static void gqa_block(r1_context *c, int il, int n, int pos0) {
 /* Dense SwiGLU FFN: c->y [n][E] = down(silu(gate xn) * up xn), xn = c->xn [n][E]. */
 static void dense_ffn(r1_context *c, const r1_layer *l, int n) {
     const int E = c->model->info.n_embd, F = c->model->info.n_ff;
-    size_t st = ops_quantize_rows(c->pool, l->gate.type, c->xn, n, E, E, c->act);
-    ops_matmul_q(c->pool, &l->gate, n, c->act, st, c->ffa, F);
-    if (l->up.type != l->gate.type) st = ops_quantize_rows(c->pool, l->up.type, c->xn, n, E, E, c->act);
-    ops_matmul_q(c->pool, &l->up, n, c->act, st, c->ffb, F);
+    const r1_wmat *gu[2] = {&l->gate, &l->up};
+    float *gu_y[2] = {c->ffa, c->ffb};
+    if (n != 1 || !fused_decode(c, c->xn, 2, gu, gu_y)) {
+        size_t st = ops_quantize_rows(c->pool, l->gate.type, c->xn, n, E, E, c->act);
+        ops_matmul_q(c->pool, &l->gate, n, c->act, st, c->ffa, F);
+        if (l->up.type != l->gate.type) st = ops_quantize_rows(c->pool, l->up.type, c->xn, n, E, E, c->act);
+        ops_matmul_q(c->pool, &l->up, n, c->act, st, c->ffb, F);
+    }
     ops_swiglu(c->ffa, c->ffa, c->ffb, n * F);
     ops_matmul(c->pool, &l->down, n, c->ffa, F, c->act, c->y, E);
 }
