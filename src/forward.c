@@ -76,13 +76,15 @@ static void qk_prepare(const r1_model *m, const r1_layer *l, float *q, float *k,
     ops_rope(k, I->n_head_kv, hd, m->n_rot, pos, m->rope_inv_freq, m->rope_neox);
 }
 
-/* ---- decode: several products of the same input in one dispatch ------------------------ */
+/* ---- decode: one dispatch per group of products of the same input ----------------------- */
 /* One token (n == 1) is all memory traffic: each product is one pass over its weights, and
  * every threadpool_run costs a wake-up, a barrier and the imbalance of its last task. q/k/v
  * (and gate/up) read the same activations, so they run as ONE job whose tasks are equal
  * byte ranges of the concatenated weight rows (k and v are small: alone they would be
- * mostly dispatch overhead). Used only when the products share the activation format
- * (vec_dot_type); prefill keeps ops_matmul_q's cache-blocked path. */
+ * mostly dispatch overhead). Single products (o, down, the output projection; the last
+ * also for prefill's last-token logits) use the same byte-balanced split. Used only when
+ * the products share the activation format (vec_dot_type); prefill keeps ops_matmul_q's
+ * cache-blocked path. */
 enum { FUSED_MAX = 3 };
 typedef struct fused_job {
     const r1_type_traits *tr[FUSED_MAX];
@@ -124,8 +126,12 @@ static bool fused_decode(r1_context *c, const float *x, int n_mat, const r1_wmat
     }
     ops_quantize_rows(c->pool, w[0]->type, x, 1, w[0]->n_cols, (size_t)w[0]->n_cols, c->act);
     j.xq = c->act;
-    /* a few tasks per thread so uneven progress balances, each >= 64 KiB of weights */
-    int64_t nt = (int64_t)threadpool_n_threads(c->pool) * 4;
+    /* a few tasks per thread so uneven progress balances: ~1 MiB each, 4..16 per thread
+     * (the 150k-row output projection: 16, so the last task's tail is short), each
+     * >= 64 KiB */
+    const int64_t nth = threadpool_n_threads(c->pool);
+    int64_t nt = (int64_t)(j.beg[n_mat] >> 20);
+    nt = nt < nth * 4 ? nth * 4 : nt > nth * 16 ? nth * 16 : nt;
     if ((uint64_t)nt > j.beg[n_mat] / 65536) nt = (int64_t)(j.beg[n_mat] / 65536);
     j.n_tasks = nt < 1 ? 1 : (int)nt;
     threadpool_run(c->pool, fused_task, &j, j.n_tasks);
@@ -161,7 +167,8 @@ static void gqa_block(r1_context *c, int il, int n, int pos0) {
     cache_store(&c->kv, il, 1, pos0, vc, n, vw);
     attn_job j = {c, il, n, pos0, c->n_threads};
     threadpool_run(c->pool, attn_task, &j, j.n_tasks);
-    ops_matmul(c->pool, &l->wo, n, c->att, qw, c->act, c->y, E);
+    const r1_wmat *wo = &l->wo;
+    if (n != 1 || !fused_decode(c, c->att, 1, &wo, &c->y)) ops_matmul(c->pool, &l->wo, n, c->att, qw, c->act, c->y, E);
 }
 
 /* Dense SwiGLU FFN: c->y [n][E] = down(silu(gate xn) * up xn), xn = c->xn [n][E]. */
@@ -176,7 +183,8 @@ static void dense_ffn(r1_context *c, const r1_layer *l, int n) {
         ops_matmul_q(c->pool, &l->up, n, c->act, st, c->ffb, F);
     }
     ops_swiglu(c->ffa, c->ffa, c->ffb, n * F);
-    ops_matmul(c->pool, &l->down, n, c->ffa, F, c->act, c->y, E);
+    const r1_wmat *down = &l->down;
+    if (n != 1 || !fused_decode(c, c->ffa, 1, &down, &c->y)) ops_matmul(c->pool, &l->down, n, c->ffa, F, c->act, c->y, E);
 }
 
 r1_status forward_chunk(r1_context *c, const int32_t *tokens, int n, int pos0, float *logits, bool all,
@@ -215,6 +223,8 @@ r1_status forward_chunk(r1_context *c, const int32_t *tokens, int n, int pos0, f
     if (!logits) return R1_OK;
     const int first = all ? 0 : n - 1, rows = n - first;
     for (int t = first; t < n; t++) ops_rmsnorm(c->xn + (size_t)t * E, c->x + (size_t)t * E, m->output_norm, E, m->rms_eps);
-    ops_matmul(c->pool, &m->output, rows, c->xn + (size_t)first * E, E, c->act, logits, (size_t)I->n_vocab);
+    const r1_wmat *out = &m->output;
+    if (rows != 1 || !fused_decode(c, c->xn + (size_t)first * E, 1, &out, &logits))
+        ops_matmul(c->pool, &m->output, rows, c->xn + (size_t)first * E, E, c->act, logits, (size_t)I->n_vocab);
     return R1_OK;
 }
