@@ -144,6 +144,59 @@ AINLINE void q4k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K
     }
 }
 
+/* Q4_K decode (one activation row against many weight rows): the activation side of
+ * q4k_rows (the 256-bit half shuffles and the paired group sums) depends only on the
+ * block, so gemm_q4_K_avx512 prepares it once per call (q4k_act) and q4k_row_pre streams
+ * each weight row with the same weight-side operations as q4k_rows (bit-identical). */
+typedef struct q4k_act { __m512i y[4]; __m128i gsum; float d; } q4k_act;
+
+AINLINE void q4k_prepare(int nb, const block_q8_K *y, q4k_act *p) {
+    for (int i = 0; i < nb; i++) {
+        const __m512i l0 = _mm512_loadu_si512((const void *)y[i].qs), l1 = _mm512_loadu_si512((const void *)(y[i].qs + 64));
+        const __m512i l2 = _mm512_loadu_si512((const void *)(y[i].qs + 128)), l3 = _mm512_loadu_si512((const void *)(y[i].qs + 192));
+        p[i].y[0] = _mm512_shuffle_i64x2(l0, l1, 0x44);
+        p[i].y[1] = _mm512_shuffle_i64x2(l0, l1, 0xEE);
+        p[i].y[2] = _mm512_shuffle_i64x2(l2, l3, 0x44);
+        p[i].y[3] = _mm512_shuffle_i64x2(l2, l3, 0xEE);
+        p[i].gsum = _mm256_cvtepi32_epi16(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(1)));
+        p[i].d = y[i].d;
+    }
+}
+
+static void q4k_row_pre(int nb, const block_q4_K *x, const q4k_act *p, float *res) {
+    const __m512i m4 = _mm512_set1_epi8(0xF);
+    const __m512i ix0 = _mm512_set_epi64(0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll,
+                                         0, 0, 0, 0);
+    const __m512i one16 = _mm512_set1_epi16(1);
+    const __m512i ix1 = _mm512_add_epi16(ix0, one16);
+    const __m512i ix2 = _mm512_add_epi16(ix0, _mm512_set1_epi16(4));
+    const __m512i ix3 = _mm512_add_epi16(ix0, _mm512_set1_epi16(5));
+    __m512 acc = _mm512_setzero_ps();
+    __m128 macc = _mm_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        prefetch_span((const char *)(x + i) + PF_AHEAD, sizeof(block_q4_K));
+        uint8_t sc[8], mn[8];
+        r1_q4k_scales_mins(x[i].scales, sc, mn);
+        const __m512i s16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc)));
+        const __m128i m16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
+        const __m512i qa = _mm512_loadu_si512((const void *)x[i].qs), qb = _mm512_loadu_si512((const void *)(x[i].qs + 64));
+        __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(qa, m4), p[i].y[0]);
+        __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), p[i].y[1]);
+        __m512i p2 = _mm512_maddubs_epi16(_mm512_and_si512(qb, m4), p[i].y[2]);
+        __m512i p3 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), p[i].y[3]);
+        __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), p0, _mm512_permutexvar_epi16(ix0, s16));
+        is = _mm512_dpwssd_epi32(is, p1, _mm512_permutexvar_epi16(ix1, s16));
+        is = _mm512_dpwssd_epi32(is, p2, _mm512_permutexvar_epi16(ix2, s16));
+        is = _mm512_dpwssd_epi32(is, p3, _mm512_permutexvar_epi16(ix3, s16));
+        const __m128i ms = _mm_madd_epi16(m16, p[i].gsum);
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(p[i].d * h2f(x[i].d)), _mm512_cvtepi32_ps(is), acc);
+        macc = _mm_fmadd_ps(_mm_set1_ps(p[i].d * h2f(x[i].dmin)), _mm_cvtepi32_ps(ms), macc);
+    }
+    macc = _mm_add_ps(macc, _mm_movehl_ps(macc, macc));
+    macc = _mm_add_ss(macc, _mm_movehdup_ps(macc));
+    *res = _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(macc);
+}
+
 /* Q6_K: per 128-element half, ql bytes 0..63 as one register: low nibbles = elements
  * [0..31 | 32..63], high nibbles = [64..95 | 96..127]; qh (32 bytes) with its copy >> 2 in
  * the upper 256 bits supplies bits 4,5 (masks 0x03 << 4 and 0x30). Unsigned q (0..63) with
@@ -318,7 +371,19 @@ static void vec_dot_q6_K_avx512(int n, float *s, const void *vx, const void *vy)
             for (; r < nr; r++) one_row(n, o + r, ROWP(w, r, ws), y);                          \
         }                                                                                       \
     }
-ROWS_GEMM(gemm_q4_K_avx512, q4k_rows, vec_dot_q4_K_avx512, block_q8_K, QK_K)
+ROWS_GEMM(gemm_q4_K_rows_avx512, q4k_rows, vec_dot_q4_K_avx512, block_q8_K, QK_K)
+
+/* Q4_K: nc == 1 with the activation prepared once per call (rows of up to Q4K_PRE_MAX
+ * elements: the prepared copy, 272 bytes per 256 elements, lives on the stack). */
+#define Q4K_PRE_MAX 32768
+static void gemm_q4_K_avx512(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
+                             size_t ldo) {
+    if (nc != 1 || n > Q4K_PRE_MAX) { gemm_q4_K_rows_avx512(n, nr, nc, w, ws, a, as, out, ldo); return; }
+    q4k_act pre[Q4K_PRE_MAX / QK_K];
+    const int nb = n / QK_K;
+    q4k_prepare(nb, a, pre);
+    for (int r = 0; r < nr; r++) q4k_row_pre(nb, (const block_q4_K *)ROWP(w, r, ws), pre, out + r);
+}
 ROWS_GEMM(gemm_q6_K_avx512, q6k_rows, vec_dot_q6_K_avx512, block_q8_K, QK_K)
 
 /* ---- dequantization (to_float): bit-identical to the scalar code (same float operations
