@@ -1,7 +1,7 @@
 /*
- * test_gemm.c — the batched (prefill) k-quant kernels against the scalar vec_dot
- * reference, per (weight row, activation row) pair: the AMX kernels of Q4_K and Q6_K
- * (src/simd/gemm_kq_amx.c) and, on every CPU, the active traits' r1_gemm for the same
+ * test_gemm.c — the batched (prefill) kernels of the Q8_K-activation types (Q2_K, Q3_K,
+ * Q4_K, Q5_K, Q6_K, IQ4_XS) against the scalar vec_dot reference, per (weight row,
+ * activation row) pair: their AMX kernels (src/simd/gemm_kq_amx.c) and, on every CPU, the active traits' r1_gemm for the same
  * types. Awkward shapes: weight rows and tokens around the 16-wide tiles (1, 15, 16, 17,
  * 33, 100), 1..17 super-blocks (across the AMX kernels' 8-super-block chunks), weight row
  * and output strides larger than needed. Weight bytes are random (every nibble/bit
@@ -11,8 +11,8 @@
  * stay NaN.
  * Tolerance: float rounding only. Each sub-block's int8 products are exact int32 on both
  * sides; the float factors are applied in a different order, so
- * |got - ref| <= 2e-6 * M (+ a tiny floor), M = the sum of the absolute values of all
- * float terms (scale and min parts separately).
+ * |got - ref| <= 2e-6 * M (+ a tiny floor), M = sum over elements of |activation| x
+ * (|scale part| + |min part| of the weight) (see mag()).
  * Without AMX the AMX part prints that it was NOT exercised.
  */
 #include "quant.h"
@@ -31,19 +31,20 @@ static uint16_t rnd_half(void) {
     return r1_fp32_to_fp16((rnd() & 1) ? -v : v);
 }
 
+/* random bytes (every bit pattern of quants, scales, mins) with finite d / dmin halves */
 static void fill_w(r1_type t, char *row, int nsb) {
-    if (t == R1_TYPE_Q4_K) {
-        for (int i = 0; i < nsb; i++) {
-            block_q4_K *b = (block_q4_K *)row + i;
-            for (size_t k = 0; k < sizeof *b; k++) ((uint8_t *)b)[k] = (uint8_t)rnd();
-            b->d = rnd_half();
-            b->dmin = rnd_half();
-        }
-    } else {
-        for (int i = 0; i < nsb; i++) {
-            block_q6_K *b = (block_q6_K *)row + i;
-            for (size_t k = 0; k < sizeof *b; k++) ((uint8_t *)b)[k] = (uint8_t)rnd();
-            b->d = rnd_half();
+    const size_t bs = r1_type_get_traits_isa(t, R1_ISA_SCALAR)->type_size;
+    for (size_t k = 0; k < bs * (size_t)nsb; k++) ((uint8_t *)row)[k] = (uint8_t)rnd();
+    for (int i = 0; i < nsb; i++) {
+        char *b = row + bs * i;
+        uint16_t h[2] = {rnd_half(), rnd_half()};
+        switch (t) {
+        case R1_TYPE_Q4_K: case R1_TYPE_Q5_K: memcpy(b, h, 4); break;
+        case R1_TYPE_Q6_K: memcpy(b + offsetof(block_q6_K, d), h, 2); break;
+        case R1_TYPE_Q2_K: memcpy(b + offsetof(block_q2_K, d), h, 4); break;
+        case R1_TYPE_Q3_K: memcpy(b + offsetof(block_q3_K, d), h, 2); break;
+        case R1_TYPE_IQ4_XS: memcpy(b, h, 2); break;
+        default: break;
         }
     }
 }
@@ -55,31 +56,29 @@ static void fill_a(char *row, int nsb) {
     q8k->from_float(x, row, (int64_t)nsb * QK_K);
 }
 
-/* sum of |float terms| of the dot (the rounding scale) */
+/* The rounding scale: sum over elements of |activation| x (|scale part| + |min part|) of
+ * the weight, from to_float of the block with dmin zeroed (d*sc*q) and with d zeroed
+ * (-dmin*m) — the terms the kernels and the reference sum in float. */
 static double mag(r1_type t, const char *w, const char *a, int nsb) {
+    const r1_type_traits *tr = r1_type_get_traits_isa(t, R1_ISA_SCALAR);
+    const bool has_min = t == R1_TYPE_Q4_K || t == R1_TYPE_Q5_K || t == R1_TYPE_Q2_K;
+    size_t dmin_off = t == R1_TYPE_Q2_K ? offsetof(block_q2_K, dmin) : 2;
+    size_t d_off = t == R1_TYPE_Q2_K ? offsetof(block_q2_K, d) : 0;
     double m = 0;
     for (int i = 0; i < nsb; i++) {
         const block_q8_K *y = (const block_q8_K *)a + i;
-        if (t == R1_TYPE_Q4_K) {
-            const block_q4_K *x = (const block_q4_K *)w + i;
-            uint8_t sc[8], mn[8];
-            r1_q4k_scales_mins(x->scales, sc, mn);
-            double s1 = 0, s2 = 0;
-            for (int j = 0; j < 8; j++) {
-                int sa = 0;
-                for (int l = 0; l < 32; l++) {
-                    const int k = 32 * j + l, q = (x->qs[(k / 64) * 32 + l] >> (4 * (j & 1))) & 0xF;
-                    sa += q * abs(y->qs[k]);
-                }
-                s1 += (double)sc[j] * sa;
-                s2 += (double)mn[j] * abs(y->bsums[2 * j] + y->bsums[2 * j + 1]);
-            }
-            m += fabs((double)y->d) * (fabs(r1_fp16_to_fp32(x->d)) * s1 + fabs(r1_fp16_to_fp32(x->dmin)) * s2);
-        } else {
-            float xf[QK_K];   /* d * scale_j * q, exactly the reference's per-element product factors */
-            r1_type_get_traits_isa(R1_TYPE_Q6_K, R1_ISA_SCALAR)->to_float((const block_q6_K *)w + i, xf, QK_K);
-            for (int k = 0; k < QK_K; k++) m += fabs((double)y->d * xf[k] * y->qs[k]);
+        char blk[sizeof(block_q6_K)];
+        float xs[QK_K], xm[QK_K];
+        memcpy(blk, w + tr->type_size * i, tr->type_size);
+        if (has_min) memset(blk + dmin_off, 0, 2);
+        tr->to_float(blk, xs, QK_K);
+        for (int k = 0; k < QK_K; k++) xm[k] = 0;
+        if (has_min) {
+            memcpy(blk, w + tr->type_size * i, tr->type_size);
+            memset(blk + d_off, 0, 2);
+            tr->to_float(blk, xm, QK_K);
         }
+        for (int k = 0; k < QK_K; k++) m += fabs((double)y->d * y->qs[k]) * (fabs(xs[k]) + fabs(xm[k]));
     }
     return m;
 }
@@ -89,7 +88,7 @@ static int n_cases = 0;
 static void check(r1_type t, r1_gemm_fn f, const r1_type_traits *tr, int nr, int nc, int nsb) {
     const r1_type_traits *ref = r1_type_get_traits_isa(t, R1_ISA_SCALAR);
     const size_t row = r1_row_size(t, (int64_t)nsb * QK_K), arow = (size_t)nsb * sizeof(block_q8_K);
-    const size_t ws = row + 144 + 6, as = arow + 12;   /* strides larger than a row */
+    const size_t ws = row + 176 + 6, as = arow + 12;   /* strides larger than a row */
     const size_t ldo = (size_t)nr + 5;
     char *w = malloc(ws * nr), *a = malloc(as * nc);
     float *out = malloc(sizeof(float) * ldo * (nc + 1));
@@ -122,7 +121,7 @@ static void check(r1_type t, r1_gemm_fn f, const r1_type_traits *tr, int nr, int
 static const int rows[] = {1, 15, 16, 17, 33, 100};
 static const int toks[] = {1, 8, 15, 16, 17, 33, 100};
 static const int sbs[] = {1, 3, 8, 9, 17};
-static const r1_type types[] = {R1_TYPE_Q4_K, R1_TYPE_Q6_K};
+static const r1_type types[] = {R1_TYPE_Q4_K, R1_TYPE_Q6_K, R1_TYPE_Q5_K, R1_TYPE_IQ4_XS, R1_TYPE_Q2_K, R1_TYPE_Q3_K};
 
 static void test_amx_kernels(void) {
     if (!r1_cpu_has_amx()) {
