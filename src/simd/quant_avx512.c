@@ -291,8 +291,9 @@ static void vec_dot_q8_0_avx512(int n, float *s, const void *vx, const void *vy)
  * also converting the activation's f16 scale (~20% more blocks/s from L1 than
  * vec_dot_q8_0_avx2, measured; memory-bound decode leaves that much more slack for the
  * loads). nc > 1 (a few tokens without AMX): each weight block is loaded and its |x|
- * formed once for 4 activation rows. Rows of more than Q8_SPLIT_MAX elements go row by row
- * through vec_dot_q8_0_avx512 (the split copy lives on the stack). */
+ * formed once for 4 activation rows. Calls of fewer than 4 rows, and rows of more than
+ * Q8_SPLIT_MAX elements (the split copy lives on the stack), go row by row through
+ * vec_dot_q8_0_avx512. */
 #define Q8_SPLIT_MAX 32768
 static void q8_0_row_split(int nb, float *s, const block_q8_0 *x, const int8_t *yq, const float *yd) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0;
@@ -323,7 +324,7 @@ static void q8_0_row_split(int nb, float *s, const block_q8_0 *x, const int8_t *
 static void gemm_q8_0_avx512(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
                              size_t ldo) {
     const int nb = n / QK32;
-    if (nc == 1 && n <= Q8_SPLIT_MAX) {
+    if (nc == 1 && nr >= 4 && n <= Q8_SPLIT_MAX) {   /* the split pays off from a few rows on */
         _Alignas(64) int8_t yq[Q8_SPLIT_MAX];
         float yd[Q8_SPLIT_MAX / QK32];
         const block_q8_0 *y = a;
@@ -391,7 +392,7 @@ ROWS_GEMM(gemm_q4_K_rows_avx512, q4k_rows, vec_dot_q4_K_avx512, block_q8_K, QK_K
 #define Q4K_PRE_MAX 32768
 static void gemm_q4_K_avx512(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
                              size_t ldo) {
-    if (nc != 1 || n > Q4K_PRE_MAX) { gemm_q4_K_rows_avx512(n, nr, nc, w, ws, a, as, out, ldo); return; }
+    if (nc != 1 || nr < 2 || n > Q4K_PRE_MAX) { gemm_q4_K_rows_avx512(n, nr, nc, w, ws, a, as, out, ldo); return; }
     q4k_act pre[Q4K_PRE_MAX / QK_K];
     const int nb = n / QK_K;
     q4k_prepare(nb, a, pre);
