@@ -4,6 +4,10 @@
  */
 #include "mla.h"
 #include <math.h>
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define MLA_HAVE_V16 1   /* AVX-512 attention kernels (target attributes, chosen at run time) */
+#include <immintrin.h>
+#endif
 
 /* ---- config ------------------------------------------------------------------------ */
 r1_status r1_mla_init(r1_mla *m, const r1_mla_config *c, const char *file, r1_error *err) {
@@ -46,6 +50,11 @@ r1_status r1_mla_init(r1_mla *m, const r1_mla_config *c, const char *file, r1_er
     }
     double mscale = c->yarn ? 1.0 + (double)c->yarn_log_mul * log((double)c->yarn_factor) : 1.0;
     m->kq_scale = (float)(mscale * mscale / sqrt((double)(c->qk_nope + c->qk_rope)));
+#ifdef MLA_HAVE_V16
+    m->simd = r1_isa_active() == R1_ISA_AVX512 ? 1 : 0;
+#else
+    m->simd = 0;
+#endif
     return R1_OK;
 }
 
@@ -248,7 +257,7 @@ typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));   /* 
 
 /* s[h*ld + j] = scale * (q[h] · c[j]) for h < H, j < nb; q rows and c rows have W floats.
  * Tiles of 4 heads × 2 rows: 8 accumulators, 6 loads per 8 multiply-adds. */
-MLA_SIMD static void scores_block(const float *q, int H, const float *c, int nb, int W, float scale,
+MLA_SIMD static void scores_block_v8(const float *q, int H, const float *c, int nb, int W, float scale,
                                   float *s, int ld) {
     const int W8 = W & ~7;
     for (int h0 = 0; h0 < H; h0 += 4) {
@@ -284,7 +293,7 @@ MLA_SIMD static void scores_block(const float *q, int H, const float *c, int nb,
 
 /* o[h][r] += sum_j p[h*ld + j] * c[j][r] for h < H, r < R, j < nb; c rows have W floats.
  * Tiles of 4 heads × 16 columns: 8 accumulators kept in registers over all nb rows. */
-MLA_SIMD static void accum_block(float *o, int H, int R, const float *p, int ld, const float *c, int nb, int W) {
+MLA_SIMD static void accum_block_v8(float *o, int H, int R, const float *p, int ld, const float *c, int nb, int W) {
     const int R16 = R & ~15;
     for (int h0 = 0; h0 < H; h0 += 4) {
         const float *ph[4];
@@ -315,6 +324,120 @@ MLA_SIMD static void accum_block(float *o, int H, int R, const float *p, int ld,
             for (int r = R16; r < R; r++)
                 for (int j = 0; j < nb; j++) oh[i][r] += ph[i][j] * c[(size_t)j * W + r];
     }
+}
+
+#ifdef MLA_HAVE_V16
+/* AVX-512 variants (r1_mla.simd == 1, chosen in r1_mla_init when the AVX-512 level is
+ * active): 16-float vectors, masked tails instead of scalar ones, and twice the tile —
+ * 4 heads × 4 rows (scores) and 4 heads × 64 columns (accumulation), 16 accumulators of
+ * the 32 registers. Same definitions as the _v8 kernels (test_mla runs both). */
+#define MLA_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,fma")))
+MLA_AVX512 static inline __mmask16 tail_mask(int rem) {
+    return rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? (__mmask16)0 : (__mmask16)((1u << rem) - 1);
+}
+
+MLA_AVX512 static void scores_block_v16(const float *q, int H, const float *c, int nb, int W, float scale,
+                                        float *s, int ld) {
+    for (int h0 = 0; h0 < H; h0 += 4) {
+        const float *q0 = q + (size_t)R1_MIN(h0 + 0, H - 1) * W, *q1 = q + (size_t)R1_MIN(h0 + 1, H - 1) * W;
+        const float *q2 = q + (size_t)R1_MIN(h0 + 2, H - 1) * W, *q3 = q + (size_t)R1_MIN(h0 + 3, H - 1) * W;
+        for (int j = 0; j < nb; j += 4) {   /* rows past nb repeat the last; not stored */
+            const float *c0 = c + (size_t)j * W, *c1 = c + (size_t)R1_MIN(j + 1, nb - 1) * W;
+            const float *c2 = c + (size_t)R1_MIN(j + 2, nb - 1) * W, *c3 = c + (size_t)R1_MIN(j + 3, nb - 1) * W;
+            __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00,
+                   a13 = a00, a20 = a00, a21 = a00, a22 = a00, a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+            for (int k = 0; k < W; k += 16) {
+                const __mmask16 mk = tail_mask(W - k);
+                const __m512 x0 = _mm512_maskz_loadu_ps(mk, c0 + k), x1 = _mm512_maskz_loadu_ps(mk, c1 + k);
+                const __m512 x2 = _mm512_maskz_loadu_ps(mk, c2 + k), x3 = _mm512_maskz_loadu_ps(mk, c3 + k);
+                __m512 t = _mm512_maskz_loadu_ps(mk, q0 + k);
+                a00 = _mm512_fmadd_ps(t, x0, a00), a01 = _mm512_fmadd_ps(t, x1, a01);
+                a02 = _mm512_fmadd_ps(t, x2, a02), a03 = _mm512_fmadd_ps(t, x3, a03);
+                t = _mm512_maskz_loadu_ps(mk, q1 + k);
+                a10 = _mm512_fmadd_ps(t, x0, a10), a11 = _mm512_fmadd_ps(t, x1, a11);
+                a12 = _mm512_fmadd_ps(t, x2, a12), a13 = _mm512_fmadd_ps(t, x3, a13);
+                t = _mm512_maskz_loadu_ps(mk, q2 + k);
+                a20 = _mm512_fmadd_ps(t, x0, a20), a21 = _mm512_fmadd_ps(t, x1, a21);
+                a22 = _mm512_fmadd_ps(t, x2, a22), a23 = _mm512_fmadd_ps(t, x3, a23);
+                t = _mm512_maskz_loadu_ps(mk, q3 + k);
+                a30 = _mm512_fmadd_ps(t, x0, a30), a31 = _mm512_fmadd_ps(t, x1, a31);
+                a32 = _mm512_fmadd_ps(t, x2, a32), a33 = _mm512_fmadd_ps(t, x3, a33);
+            }
+            const float r[4][4] = {
+                {_mm512_reduce_add_ps(a00), _mm512_reduce_add_ps(a01), _mm512_reduce_add_ps(a02), _mm512_reduce_add_ps(a03)},
+                {_mm512_reduce_add_ps(a10), _mm512_reduce_add_ps(a11), _mm512_reduce_add_ps(a12), _mm512_reduce_add_ps(a13)},
+                {_mm512_reduce_add_ps(a20), _mm512_reduce_add_ps(a21), _mm512_reduce_add_ps(a22), _mm512_reduce_add_ps(a23)},
+                {_mm512_reduce_add_ps(a30), _mm512_reduce_add_ps(a31), _mm512_reduce_add_ps(a32), _mm512_reduce_add_ps(a33)}};
+            for (int i = 0; i < 4 && h0 + i < H; i++)
+                for (int u = 0; u < 4 && j + u < nb; u++) s[(size_t)(h0 + i) * ld + j + u] = r[i][u] * scale;
+        }
+    }
+}
+
+/* one 16-column chunk of the 4-head accumulation: a_i += p_i * x for the 4 heads */
+#define ACC16(A0, A1, A2, A3, X) \
+    (A0 = _mm512_fmadd_ps(p0, X, A0), A1 = _mm512_fmadd_ps(p1, X, A1), A2 = _mm512_fmadd_ps(p2, X, A2), \
+     A3 = _mm512_fmadd_ps(p3, X, A3))
+MLA_AVX512 static void accum_block_v16(float *o, int H, int R, const float *p, int ld, const float *c, int nb,
+                                       int W) {
+    for (int h0 = 0; h0 < H; h0 += 4) {
+        const float *ph[4];
+        float *oh[4];
+        for (int i = 0; i < 4; i++) {
+            const int h = R1_MIN(h0 + i, H - 1);   /* padding heads repeat the last; not stored */
+            ph[i] = p + (size_t)h * ld;
+            oh[i] = o + (size_t)h * R;
+        }
+        for (int r = 0; r < R; r += 64) {
+            const __mmask16 m0 = tail_mask(R - r), m1 = tail_mask(R - r - 16), m2 = tail_mask(R - r - 32),
+                            m3 = tail_mask(R - r - 48);
+#define LD4(i) __m512 a##i##0 = _mm512_maskz_loadu_ps(m0, oh[i] + r), a##i##1 = _mm512_maskz_loadu_ps(m1, oh[i] + r + 16), \
+                      a##i##2 = _mm512_maskz_loadu_ps(m2, oh[i] + r + 32), a##i##3 = _mm512_maskz_loadu_ps(m3, oh[i] + r + 48)
+            LD4(0);
+            LD4(1);
+            LD4(2);
+            LD4(3);
+#undef LD4
+            for (int j = 0; j < nb; j++) {
+                const float *cj = c + (size_t)j * W + r;
+                const __m512 x0 = _mm512_maskz_loadu_ps(m0, cj), x1 = _mm512_maskz_loadu_ps(m1, cj + 16);
+                const __m512 x2 = _mm512_maskz_loadu_ps(m2, cj + 32), x3 = _mm512_maskz_loadu_ps(m3, cj + 48);
+                const __m512 p0 = _mm512_set1_ps(ph[0][j]), p1 = _mm512_set1_ps(ph[1][j]);
+                const __m512 p2 = _mm512_set1_ps(ph[2][j]), p3 = _mm512_set1_ps(ph[3][j]);
+                ACC16(a00, a10, a20, a30, x0);
+                ACC16(a01, a11, a21, a31, x1);
+                ACC16(a02, a12, a22, a32, x2);
+                ACC16(a03, a13, a23, a33, x3);
+            }
+#define ST4(i) if (h0 + i < H) { _mm512_mask_storeu_ps(oh[i] + r, m0, a##i##0); _mm512_mask_storeu_ps(oh[i] + r + 16, m1, a##i##1); \
+                                 _mm512_mask_storeu_ps(oh[i] + r + 32, m2, a##i##2); _mm512_mask_storeu_ps(oh[i] + r + 48, m3, a##i##3); }
+            ST4(0)
+            ST4(1)
+            ST4(2)
+            ST4(3)
+#undef ST4
+        }
+    }
+}
+#undef ACC16
+#endif
+
+/* The kernels r1_mla_init chose (simd 1: AVX-512, else the 8-wide clones). */
+static void scores_block(const r1_mla *m, const float *q, int H, const float *c, int nb, int W, float scale,
+                         float *s, int ld) {
+#ifdef MLA_HAVE_V16
+    if (m->simd == 1) { scores_block_v16(q, H, c, nb, W, scale, s, ld); return; }
+#endif
+    (void)m;
+    scores_block_v8(q, H, c, nb, W, scale, s, ld);
+}
+static void accum_block(const r1_mla *m, float *o, int H, int R, const float *p, int ld, const float *c, int nb,
+                        int W) {
+#ifdef MLA_HAVE_V16
+    if (m->simd == 1) { accum_block_v16(o, H, R, p, ld, c, nb, W); return; }
+#endif
+    (void)m;
+    accum_block_v8(o, H, R, p, ld, c, nb, W);
 }
 
 /* W_uk of head h. dot orientation (split layout): R rows of Dn → q_lat = mul(W, q_nope);
@@ -356,7 +479,7 @@ static void latent_attention(const r1_mla *m, const r1_mla_cache *cache, const f
             ct->to_float(rows, blk, (int64_t)nb * W);
             fr = blk;
         }
-        scores_block(qabs, H, fr, nb, W, m->kq_scale, sc, KV_BLOCK);
+        scores_block(m, qabs, H, fr, nb, W, m->kq_scale, sc, KV_BLOCK);
         for (int h = 0; h < H; h++) {   /* online softmax: rescale what was accumulated */
             float *sh = sc + h * KV_BLOCK, bm = sh[0];
             for (int j = 1; j < nb; j++) bm = fmaxf(bm, sh[j]);
@@ -368,7 +491,7 @@ static void latent_attention(const r1_mla *m, const r1_mla_cache *cache, const f
             }
             for (int j = 0; j < nb; j++) l[h] += (sh[j] = expf(sh[j] - mx[h]));
         }
-        accum_block(o, H, R, sc, KV_BLOCK, fr, nb, W);
+        accum_block(m, o, H, R, sc, KV_BLOCK, fr, nb, W);
     }
     for (int h = 0; h < H; h++) {
         const float inv = 1.0f / l[h];
@@ -452,13 +575,13 @@ static void expanded_worker(void *arg, int i, int nw) {
         for (int t0 = 0; t0 < n_tok; t0 += EXP_TOK) {
             const int nt = R1_MIN(EXP_TOK, n_tok - t0), Lb = j->pos0 + t0 + nt;
             float *sb = sc + (size_t)t0 * L;
-            scores_block(qh + (size_t)t0 * Dq, nt, kh, Lb, Dq, j->m->kq_scale, sb, L);
+            scores_block(j->m, qh + (size_t)t0 * Dq, nt, kh, Lb, Dq, j->m->kq_scale, sb, L);
             for (int t = 0; t < nt; t++) {
                 const int n = j->pos0 + t0 + t + 1;
                 softmax(sb + (size_t)t * L, n);
                 memset(sb + (size_t)t * L + n, 0, sizeof(float) * (size_t)(Lb - n));
             }
-            accum_block(oh + (size_t)t0 * Dv, nt, Dv, sb, L, vh, Lb, Dv);
+            accum_block(j->m, oh + (size_t)t0 * Dv, nt, Dv, sb, L, vh, Lb, Dv);
         }
         for (int t = 0; t < n_tok; t++)
             memcpy(j->vout + ((size_t)t * H + h) * Dv, oh + (size_t)t * Dv, sizeof(float) * Dv);

@@ -63,6 +63,8 @@ typedef struct r1_mla {
     r1_mla_config c;
     float  kq_scale;                      /* mscale² / sqrt(Dn + Dr)          */
     double freq[R1_MLA_MAX_ROPE / 2];     /* per-pair angular frequency (YaRN applied) */
+    int    simd;                          /* attention kernels: 1 AVX-512 (set by r1_mla_init
+                                           * when r1_isa_active() is avx512), 0 the 8-wide ones */
 } r1_mla;
 
 typedef enum r1_mla_layout { R1_MLA_LAYOUT_KV_B = 0, R1_MLA_LAYOUT_SPLIT = 1 } r1_mla_layout;

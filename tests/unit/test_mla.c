@@ -3,7 +3,8 @@
  * written from the definitions (expanded per-head keys/values, DeepSeek's YaRN):
  * both query paths (plain and low-rank), both GGUF up-projection layouts (attn_kv_b and
  * attn_k_b/attn_v_b), absorbed and expanded forms, prefill then decode past YaRN's
- * original context, a second multi-token chunk after a prefix, F16 cache, RoPE pairing,
+ * original context, a second multi-token chunk after a prefix, both attention kernel
+ * variants (8-wide, AVX-512), F16 cache, RoPE pairing,
  * YaRN constants, context-full error.
  */
 #include "mla.h"
@@ -25,6 +26,7 @@ static void par_run(void *pool, int n, r1_par_fn fn, void *arg) {
 }
 static const r1_par g_par3 = {par_run, NULL, 3};
 static const r1_par *g_par = NULL;
+static int g_simd = -1;   /* >= 0: force r1_mla.simd (attention kernel variant) */
 
 static uint64_t g_rng = 0x243F6A8885A308D3ull;
 static float frand(float a) {
@@ -186,6 +188,7 @@ static double run_case2(int q_lora, r1_mla_layout layout, r1_mla_mode mode, r1_t
     r1_mla_config c = config(q_lora, yarn);
     r1_mla mla;
     if (r1_mla_init(&mla, &c, "test", NULL) != R1_OK) return 1e9;
+    if (g_simd >= 0) mla.simd = g_simd;
     r1_mla_weights w;
     bind(&m, layout, &w);
     float xs[NPOS * E], out[NPOS * E];
@@ -245,6 +248,22 @@ static void test_chunked_prefill(void) {
                 double e = run_case2(QR, layouts[li], mode, R1_TYPE_F32, true, split[s][0], split[s][1]);
                 CHECK(e <= 1e-5, "layout %d chunks %d+%d mode %d: rel err %g", li, split[s][0], split[s][1], (int)mode, e);
             }
+}
+
+/* both attention kernel variants (8-wide clones; AVX-512 where the CPU runs it) on the
+ * reference cases: dims 24/32/24/12 leave tails for the 16-wide masks and the 4-head tiles */
+static void test_kernel_variants(void) {
+    const int n = r1_isa_active() == R1_ISA_AVX512 ? 2 : 1;
+    if (n == 1) printf("  (AVX-512 attention kernels not available here: only the 8-wide ones tested)\n");
+    for (int v = 0; v < n; v++) {
+        g_simd = v;
+        test_vs_reference();
+        test_chunked_prefill();
+        g_par = &g_par3;
+        test_chunked_prefill();
+        g_par = NULL;
+    }
+    g_simd = -1;
 }
 
 static void test_f16_cache(void) {
@@ -321,6 +340,7 @@ int main(void) {
     RUN(test_vs_reference);
     RUN(test_absorbed_equals_expanded);
     RUN(test_chunked_prefill);
+    RUN(test_kernel_variants);
     RUN(test_f16_cache);
     RUN(test_errors);
     RUN(test_threaded);
