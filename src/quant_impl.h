@@ -150,5 +150,8 @@ r1_gemm_fn r1_amx_gemm_kernel(r1_type t);
 /* src/simd/gemm_kq_amx.c: the AMX kernels of the k-quant weight types (Q4_K, Q6_K), or
  * NULL; r1_amx_gemm_kernel falls back to it. Same validity rule. */
 r1_gemm_fn r1_amx_gemm_kquant(r1_type t);
+/* src/simd/gemm_leg_amx.c: the AMX kernels of the 32-element-block types with Q8_0 / Q8_1
+ * activations (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL), or NULL. Same validity rule. */
+r1_gemm_fn r1_amx_gemm_legacy(r1_type t);
 
 #endif

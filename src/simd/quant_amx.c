@@ -128,6 +128,9 @@ static void gemm_q8_0_amx(int n, int nr, int nc, const void *w, size_t w_stride,
 r1_gemm_fn r1_amx_gemm_kernel(r1_type t) {
     switch (t) {
     case R1_TYPE_Q8_0: return gemm_q8_0_amx;
-    default: return r1_amx_gemm_kquant(t);
+    default: {
+        const r1_gemm_fn f = r1_amx_gemm_kquant(t);
+        return f ? f : r1_amx_gemm_legacy(t);
+    }
     }
 }

@@ -1,0 +1,235 @@
+/*
+ * gemm_leg_amx.c — batched (prefill) GEMM of the 32-element-block weight types Q4_0, Q4_1,
+ * Q5_0, Q5_1 and IQ4_NL against their Q8_0 / Q8_1 activations on Intel AMX int8 tiles.
+ * Compiled like quant_amx.c (AVX-512 + AMX flags); only reached through
+ * r1_amx_gemm_kernel() when src/cpu.c found AMX usable. Contract r1_gemm_fn:
+ * out[c*ldo + r] = dot(weight row r, activation row c), equal to the scalar vec_dot_ref up
+ * to float rounding and summation order.
+ *
+ * As the Q8_0 kernel (quant_amx.c), with a decode step: per 16 weight rows and 64 blocks
+ * ("a chunk") each block is decoded to 32 int8 values (Q4_0: nibble - 8; Q5_0: 5-bit value
+ * - 16; Q4_1 / Q5_1: the unsigned 4 / 5-bit value; IQ4_NL: the non-uniform level) plus its
+ * float d (and m for the _1 types), pairs of blocks are transposed into the VNNI layout of
+ * AMX B tiles (16x16-dword AVX-512 transposes) once per call; per 16 tokens each block is
+ * one TDPBSSD (A tile = the activations' qs, loaded straight from the Q8_0/Q8_1 rows) into
+ * one of 4 C tiles; its exact int32 sums are converted and scaled by d_w * d_a, and the _1
+ * types add m_w * s_a (Q8_1's s = d_a * sum of the block's activations).
+ * Chunks add into `out` (the first stores); row tails are zero rows (factors 0) masked at
+ * the store; token tails configure the tiles with fewer rows.
+ */
+#include "quant_impl.h"
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#define LG_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+typedef struct {
+    uint8_t  palette, start_row;
+    uint8_t  reserved[14];
+    uint16_t colsb[16];
+    uint8_t  rows[16];
+} lg_tile_cfg;
+
+/* tiles: 0-3 C (mt x 16 int32), 4-5 A (mt x 32 int8), 6-7 B (8 x 64 int8) */
+static void lg_cfg(int mt) {
+    lg_tile_cfg c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 4; i++) { c.rows[i] = (uint8_t)mt; c.colsb[i] = 64; }
+    for (int i = 4; i < 6; i++) { c.rows[i] = (uint8_t)mt; c.colsb[i] = 32; }
+    for (int i = 6; i < 8; i++) { c.rows[i] = 8; c.colsb[i] = 64; }
+    __asm__ volatile("" : : "r"(&c) : "memory");
+    _tile_loadconfig(&c);
+}
+
+/* 16 rows of 64 bytes (src + r*ss) -> 16 rows of 64 bytes (dst + k*64), dword transpose
+ * (same as gemm_kq_amx.c's). */
+static inline void lg_transpose16(const int8_t *src, size_t ss, int8_t *dst) {
+    __m512i r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + (size_t)i * ss);
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int m = 0; m < 4; m++) {
+        const __m512i v = _mm512_shuffle_i32x4(r[m], r[4 + m], 0x88), w = _mm512_shuffle_i32x4(r[m], r[4 + m], 0xDD);
+        const __m512i v2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0x88), w2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0xDD);
+        _mm512_store_si512(dst + (size_t)(m + 0) * 64, _mm512_shuffle_i32x4(v, v2, 0x88));
+        _mm512_store_si512(dst + (size_t)(m + 8) * 64, _mm512_shuffle_i32x4(v, v2, 0xDD));
+        _mm512_store_si512(dst + (size_t)(m + 4) * 64, _mm512_shuffle_i32x4(w, w2, 0x88));
+        _mm512_store_si512(dst + (size_t)(m + 12) * 64, _mm512_shuffle_i32x4(w, w2, 0xDD));
+    }
+}
+
+/* ---- block decoders: q[32] int8, *d, *m (m only for the _1 types) ------------------------ */
+static inline __m256i nibbles32(const uint8_t qs[16]) {   /* elements j: low nibble, j+16: high */
+    const __m128i v = _mm_loadu_si128((const __m128i *)qs), m4 = _mm_set1_epi8(0x0F);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_and_si128(v, m4)), _mm_and_si128(_mm_srli_epi16(v, 4), m4), 1);
+}
+static inline __m256i bit5_32(const uint8_t qh[4]) {       /* 0x10 where qh bit j is set */
+    uint32_t h;
+    memcpy(&h, qh, 4);
+    return _mm256_maskz_mov_epi8((__mmask32)h, _mm256_set1_epi8(0x10));
+}
+static inline void dec_q4_0(const void *blk, int8_t *q, float *d, float *m) {
+    (void)m;
+    const block_q4_0 *b = blk;
+    _mm256_storeu_si256((__m256i *)q, _mm256_sub_epi8(nibbles32(b->qs), _mm256_set1_epi8(8)));
+    *d = _cvtsh_ss(b->d);
+}
+static inline void dec_q4_1(const void *blk, int8_t *q, float *d, float *m) {
+    const block_q4_1 *b = blk;
+    _mm256_storeu_si256((__m256i *)q, nibbles32(b->qs));
+    *d = _cvtsh_ss(b->d);
+    *m = _cvtsh_ss(b->m);
+}
+static inline void dec_q5_0(const void *blk, int8_t *q, float *d, float *m) {
+    (void)m;
+    const block_q5_0 *b = blk;
+    _mm256_storeu_si256((__m256i *)q, _mm256_sub_epi8(_mm256_or_si256(nibbles32(b->qs), bit5_32(b->qh)), _mm256_set1_epi8(16)));
+    *d = _cvtsh_ss(b->d);
+}
+static inline void dec_q5_1(const void *blk, int8_t *q, float *d, float *m) {
+    const block_q5_1 *b = blk;
+    _mm256_storeu_si256((__m256i *)q, _mm256_or_si256(nibbles32(b->qs), bit5_32(b->qh)));
+    *d = _cvtsh_ss(b->d);
+    *m = _cvtsh_ss(b->m);
+}
+static inline void dec_iq4_nl(const void *blk, int8_t *q, float *d, float *m) {
+    (void)m;
+    const block_iq4_nl *b = blk;
+    const __m256i tab = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)r1_kvalues_iq4nl));
+    _mm256_storeu_si256((__m256i *)q, _mm256_shuffle_epi8(tab, nibbles32(b->qs)));
+    *d = _cvtsh_ss(b->d);
+}
+
+typedef void (*lg_dec_fn)(const void *blk, int8_t *q, float *d, float *m);
+
+enum { LG_KB = 64 };   /* blocks per chunk: 64 x 512 B of packed weights */
+
+#define LG_DP(c, at, bt, b)                                                                  \
+    do {                                                                                     \
+        _tile_zero(c);                                                                       \
+        _tile_loadd(at, abase + (size_t)(k0 + (b)) * ablk + 2 + 2 * has_min, (long)a_stride); \
+        _tile_loadd(bt, bpack[(b) / 2] + ((b) % 2) * 8 * 64, 64);                             \
+        _tile_dpbssd(c, at, bt);                                                             \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+gemm_lg_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride, float *out,
+            size_t ldo, const size_t wblk, const lg_dec_fn dec, const int has_min) {
+    const int nb = n / QK32;
+    const size_t ablk = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    _Alignas(64) int8_t wdec[16][64];
+    _Alignas(64) int8_t bpack[LG_KB / 2][16 * 64];
+    _Alignas(64) float wd[LG_KB][16], wm[LG_KB][16];   /* [block][row] */
+    _Alignas(64) int32_t cbuf[4][16 * 16];
+    _Alignas(64) float ad[4][16], as[4][16];           /* [block of group][token] */
+    const bool gather_ok = a_stride <= (size_t)INT32_MAX / 16;
+    const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(gather_ok ? (int)a_stride : 0));
+    int cur_mt = 16;
+    lg_cfg(16);
+    for (int r0 = 0; r0 < nr; r0 += 16) {
+        const int mr = LG_MIN(16, nr - r0);
+        const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
+        for (int k0 = 0; k0 < nb; k0 += LG_KB) {
+            const int kb = LG_MIN(LG_KB, nb - k0);
+            for (int b = 0; b < kb; b += 2) {
+                for (int r = 0; r < 16; r++) {
+                    for (int h = 0; h < 2; h++) {
+                        if (r < mr && b + h < kb) {
+                            dec((const char *)w + (size_t)(r0 + r) * w_stride + (size_t)(k0 + b + h) * wblk, wdec[r] + 32 * h,
+                                &wd[b + h][r], &wm[b + h][r]);
+                            if (!has_min) wm[b + h][r] = 0.0f;
+                        } else {
+                            memset(wdec[r] + 32 * h, 0, 32);
+                            wd[b + h][r] = 0.0f;
+                            wm[b + h][r] = 0.0f;
+                        }
+                    }
+                }
+                lg_transpose16(&wdec[0][0], 64, bpack[b / 2]);
+            }
+            for (int t0 = 0; t0 < nc; t0 += 16) {
+                const int mt = LG_MIN(16, nc - t0);
+                if (mt != cur_mt) { lg_cfg(mt); cur_mt = mt; }
+                const __mmask16 tmask = (__mmask16)((1u << mt) - 1);
+                const char *abase = (const char *)a + (size_t)t0 * a_stride;
+                __m512 acc[16];
+                for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+                for (int b0 = 0; b0 < kb; b0 += 4) {
+                    const int g = LG_MIN(4, kb - b0);
+                    LG_DP(0, 4, 6, b0 + 0);
+                    if (g > 1) LG_DP(1, 5, 7, b0 + 1);
+                    if (g > 2) LG_DP(2, 4, 6, b0 + 2);
+                    if (g > 3) LG_DP(3, 5, 7, b0 + 3);
+                    _tile_stored(0, cbuf[0], 64);
+                    if (g > 1) _tile_stored(1, cbuf[1], 64);
+                    if (g > 2) _tile_stored(2, cbuf[2], 64);
+                    if (g > 3) _tile_stored(3, cbuf[3], 64);
+                    /* activation d (and s) of the group's blocks for the mt tokens */
+                    for (int q = 0; q < g; q++) {
+                        const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)(k0 + b0 + q) * ablk;
+                        if (gather_ok) {
+                            const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), tmask, vidx, ab, 1);
+                            _mm512_store_ps(ad[q], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)));
+                            if (has_min) _mm512_store_ps(as[q], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16))));
+                        } else {
+                            for (int t = 0; t < mt; t++) {
+                                uint16_t h[2];
+                                memcpy(h, ab + (size_t)t * a_stride, 4);
+                                ad[q][t] = _cvtsh_ss(h[0]);
+                                as[q][t] = _cvtsh_ss(h[1]);
+                            }
+                        }
+                    }
+                    for (int q = 0; q < g; q++) {
+                        const __m512 fd = _mm512_load_ps(wd[b0 + q]), fm = _mm512_load_ps(wm[b0 + q]);
+                        for (int t = 0; t < mt; t++) {
+                            const __m512 c = _mm512_cvtepi32_ps(_mm512_load_si512(&cbuf[q][t * 16]));
+                            acc[t] = _mm512_fmadd_ps(c, _mm512_mul_ps(fd, _mm512_set1_ps(ad[q][t])), acc[t]);
+                            if (has_min) acc[t] = _mm512_fmadd_ps(fm, _mm512_set1_ps(as[q][t]), acc[t]);
+                        }
+                    }
+                }
+                for (int t = 0; t < mt; t++) {
+                    float *o = out + (size_t)(t0 + t) * ldo + r0;
+                    __m512 v = acc[t];
+                    if (k0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
+                    _mm512_mask_storeu_ps(o, rmask, v);
+                }
+            }
+        }
+    }
+    _tile_release();
+}
+
+#define LG_KERNEL(name, blk, decf, has_min)                                                                   \
+    static void name(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as_, float *out, \
+                     size_t ldo) {                                                                            \
+        gemm_lg_amx(n, nr, nc, w, ws, a, as_, out, ldo, sizeof(blk), decf, has_min);                         \
+    }
+LG_KERNEL(gemm_q4_0_amx, block_q4_0, dec_q4_0, 0)
+LG_KERNEL(gemm_q4_1_amx, block_q4_1, dec_q4_1, 1)
+LG_KERNEL(gemm_q5_0_amx, block_q5_0, dec_q5_0, 0)
+LG_KERNEL(gemm_q5_1_amx, block_q5_1, dec_q5_1, 1)
+LG_KERNEL(gemm_iq4_nl_amx, block_iq4_nl, dec_iq4_nl, 0)
+
+r1_gemm_fn r1_amx_gemm_legacy(r1_type t) {
+    switch (t) {
+    case R1_TYPE_Q4_0: return gemm_q4_0_amx;
+    case R1_TYPE_Q4_1: return gemm_q4_1_amx;
+    case R1_TYPE_Q5_0: return gemm_q5_0_amx;
+    case R1_TYPE_Q5_1: return gemm_q5_1_amx;
+    case R1_TYPE_IQ4_NL: return gemm_iq4_nl_amx;
+    default: return NULL;
+    }
+}
