@@ -692,7 +692,8 @@ r1_status r1_mla_forward(const r1_mla *m, const r1_mla_weights *w, r1_mla_cache 
     if (!st) st = r1_wmat_mul(&w->wkv_a, n_tok, x, E, kv, W, par, err);
     if (st) goto done;
     rows_job rj = {.m = m, .w = w, .cache = cache, .q = q, .kv = kv, .n_tok = n_tok, .pos0 = pos0};
-    r1_par_run(par, rows_worker, &rj);
+    if (n_tok >= 16) r1_par_run(par, rows_worker, &rj);   /* decode: no synchronisation */
+    else rows_worker(&rj, 0, 1);
     if (mode == R1_MLA_AUTO) mode = expanded_is_cheaper(c, n_tok, pos0) ? R1_MLA_EXPANDED : R1_MLA_ABSORBED;
     st = attend(m, w, cache, q, n_tok, pos0, vout, mode == R1_MLA_EXPANDED, par, err);
     if (!st) st = r1_wmat_mul(&w->wo, n_tok, vout, (size_t)H * Dv, out, E, par, err);

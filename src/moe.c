@@ -45,6 +45,13 @@ void r1_par_run(const r1_par *par, r1_par_fn fn, void *arg) {
     else fn(arg, 0, 1);
 }
 
+/* Per-row work (conversions, copies): over the workers only when there are enough rows to
+ * pay for a synchronisation — decode (1 token) runs it on the calling thread. */
+static void par_rows(const r1_par *par, int n_rows, r1_par_fn fn, void *arg) {
+    if (n_rows >= 16) r1_par_run(par, fn, arg);
+    else fn(arg, 0, 1);
+}
+
 /* Converts rows [i*n_tok/n, (i+1)*n_tok/n) of x into up to 4 activation types. */
 typedef struct conv_job {
     const float *x;
@@ -121,8 +128,7 @@ r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
         if (!(owned = malloc(cj.ld[0] * (size_t)n_tok)))
             return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
         cj.dst[0] = owned;
-        if (n_tok >= 16) r1_par_run(par, conv_worker, &cj);
-        else conv_worker(&cj, 0, 1);
+        par_rows(par, n_tok, conv_worker, &cj);
         j.xq = owned;
         j.ld = cj.ld[0];
     }
@@ -484,7 +490,7 @@ r1_status r1_ffn_swiglu(const r1_wmat *gate, const r1_wmat *up, const r1_wmat *d
         cj.dst[k] = p;
         p += cj.ld[k] * (size_t)n_tok;
     }
-    r1_par_run(par, conv_worker, &cj);
+    par_rows(par, n_tok, conv_worker, &cj);
     ffn_grp g = {.gate = *gate, .up = *up, .down = *down, .c = n_tok, .xg = cj.dst[sg], .ldg = cj.ld[sg],
                  .xu = cj.dst[su], .ldu = cj.ld[su]};
     ffn_grp_setup(&g);
@@ -562,8 +568,8 @@ r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float
         wsort[p] = wts[order[p]];
     }
 
-    r1_par_run(par, conv_worker, &cj);
-    r1_par_run(par, gather_worker, &gj);
+    par_rows(par, n_tok, conv_worker, &cj);
+    par_rows(par, (int)nk, gather_worker, &gj);
 
     /* groups: the shared experts first (they store), then the chosen experts by index, so
      * every output is shared + sum over its experts in increasing index order */
