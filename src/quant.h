@@ -70,7 +70,8 @@ size_t r1_row_size(r1_type t, int64_t n);
 /* ISA selection. R1_ISA environment variable ("scalar", "avx2", "avx512", "neon")
  * forces a lower path; the default is the best the CPU supports. On x86-64 with AMX
  * (AMX-TILE + AMX-INT8 granted by the OS) the AVX-512 level also uses the AMX
- * batched kernels in r1_gemm (Q8_0 weights); R1_ISA=avx512 or lower, or R1_AMX=0, turns
+ * batched kernels in r1_gemm (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, Q2_K..Q6_K, IQ4_XS
+ * weights); R1_ISA=avx512 or lower, or R1_AMX=0, turns
  * them off. r1_amx_active() says whether they are in use. */
 typedef enum r1_isa { R1_ISA_SCALAR = 0, R1_ISA_AVX2 = 1, R1_ISA_AVX512 = 2, R1_ISA_NEON = 3 } r1_isa;
 r1_isa      r1_isa_active(void);

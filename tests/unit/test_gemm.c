@@ -176,8 +176,62 @@ static void test_r1_gemm(void) {
     printf("r1_gemm (%s%s) checked\n", r1_isa_name(r1_isa_active()), r1_amx_active() ? " + AMX" : "");
 }
 
+/* F32/F16/BF16 weights through every ISA table's r1_gemm (batched kernels of 1 weight row
+ * x 4 tokens, vec_dot tails): K around the 16-lane vectors and 1024,
+ * rows and tokens around 4, strides larger than a row, NaN-poisoned outputs.
+ * Bound: float accumulation, 2e-5 * sum |w_k a_k|. */
+static void test_float_weights(void) {
+    static const r1_type ft[] = {R1_TYPE_F32, R1_TYPE_F16, R1_TYPE_BF16};
+    static const int ns[] = {1, 15, 16, 17, 1023, 1024, 1025, 2100};
+    static const int nrs[] = {1, 3, 4, 5, 9}, ncs[] = {1, 3, 4, 5, 9};
+    int cases = 0;
+    for (int isa = 0; isa <= R1_ISA_NEON; isa++)
+        for (size_t ti = 0; ti < 3; ti++) {
+            const r1_type_traits *tr = r1_type_get_traits_isa(ft[ti], (r1_isa)isa);
+            if (!tr) continue;
+            for (size_t in = 0; in < sizeof ns / sizeof *ns; in++)
+                for (size_t ir = 0; ir < 5; ir++)
+                    for (size_t ic = 0; ic < 5; ic++) {
+                        const int n = ns[in], nr = nrs[ir], nc = ncs[ic];
+                        const size_t ws = r1_row_size(ft[ti], n) + 6, as = (size_t)n * 4 + 12, ldo = (size_t)nr + 3;
+                        char *w = malloc(ws * nr), *a = malloc(as * nc);
+                        float *x = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * ldo * (nc + 1));
+                        REQUIRE(w && a && x && out);
+                        for (int r = 0; r < nr; r++) {
+                            for (int k = 0; k < n; k++) x[k] = ((float)(rnd() % 20001) - 10000.0f) / 4000.0f;
+                            tr->from_float(x, w + r * ws, n);
+                        }
+                        for (int c = 0; c < nc; c++)
+                            for (int k = 0; k < n; k++) ((float *)(a + c * as))[k] = ((float)(rnd() % 20001) - 10000.0f) / 4000.0f;
+                        for (size_t i = 0; i < ldo * (nc + 1); i++) out[i] = NAN;
+                        r1_gemm(tr, n, nr, nc, w, ws, a, as, out, ldo);
+                        int bad = 0;
+                        for (int c = 0; c <= nc; c++)
+                            for (size_t r = 0; r < ldo; r++) {
+                                const float got = out[(size_t)c * ldo + r];
+                                if (c == nc || (int)r >= nr) {
+                                    if (!isnan(got) && bad++ < 3) CHECK(isnan(got), "%s %s: wrote outside", r1_isa_name((r1_isa)isa), tr->name);
+                                    continue;
+                                }
+                                float want, wf[2100];
+                                tr->vec_dot_ref(n, &want, w + r * ws, a + c * as);
+                                tr->to_float(w + r * ws, wf, n);
+                                double m = 0;
+                                for (int k = 0; k < n; k++) m += fabs((double)wf[k] * ((const float *)(a + c * as))[k]);
+                                if (!(fabs((double)got - want) <= 2e-5 * m + 1e-30) && bad++ < 3)
+                                    CHECK(0, "%s %s n %d nr %d nc %d (r %zu c %d): %.9g vs %.9g", r1_isa_name((r1_isa)isa),
+                                          tr->name, n, nr, nc, r, c, got, want);
+                            }
+                        cases++;
+                        free(w); free(a); free(x); free(out);
+                    }
+        }
+    printf("float-weight r1_gemm checked on %d shapes (all ISA tables this CPU has)\n", cases);
+}
+
 int main(void) {
     RUN(test_amx_kernels);
     RUN(test_r1_gemm);
+    RUN(test_float_weights);
     return TEST_SUMMARY();
 }
