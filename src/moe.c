@@ -518,7 +518,7 @@ r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float
     /* one allocation: logits | scratch | wts | ids | cnt | off | order | tok | converted x | gathered x */
     size_t conv_bytes = 0;
     for (int i = 0; i < cj.n_types; i++) conv_bytes += ((cj.ld[i] * (size_t)n_tok) + 63) & ~(size_t)63;
-    const size_t gath_bytes = cj.ld[seg] * nk + (n_gx == 2 ? cj.ld[seu] * nk : 0);
+    const size_t gath_bytes = (cj.ld[seg] * nk + (n_gx == 2 ? cj.ld[seu] * nk : 0) + 63) & ~(size_t)63;
     const size_t n_f = (size_t)n_tok * ne + 2 * (size_t)ne + 2 * nk;   /* logits, scratch, wts, sorted wts */
     const size_t n_i = nk + 2 * ((size_t)ne + 1) + 2 * nk;           /* ids, cnt, off, order, tok */
     const size_t head = ((n_f * sizeof(float) + n_i * sizeof(int32_t)) + 63) & ~(size_t)63;
