@@ -4,11 +4,12 @@
  * Batched evaluation (r1_moe_forward), for n_tok tokens x[n_tok][n_embd]:
  *   1. logits[n_tok][n_expert] = gate_inp · x; route every token (ids, weights).
  *   2. counting sort of the (token, slot) pairs by expert → per expert a token list.
- *   3. for every expert with tokens: gather its tokens' rows, gate and up products in one
- *      parallel run over activations converted once (each weight row read once for all
- *      of them), h = silu(g) * u, down product, and
- *      out[token] += weight * y. Experts nobody chose are never read.
- *   4. shared experts: one SwiGLU FFN over all tokens, added to out.
+ *   3. x converted once to the gate/up activation type(s) and gathered per expert.
+ *   4. the shared experts (all tokens) and every expert with tokens as groups of one
+ *      batched SwiGLU evaluation in two parallel runs (ffn_run, below): gate/up blocks with
+ *      silu·up and h's conversion, then output-column blocks of the down products,
+ *      out[token] = shared + sum over its experts (by index) of weight * y.
+ *      Experts nobody chose are never read.
  */
 #include "moe.h"
 #include <math.h>
