@@ -2,38 +2,58 @@
 # scripts/train.sh BUILD — what `make train` runs: grow the built-in demo model
 # models/r1-demo.gguf from scratch with a fixed seed, then evaluate it and draw the curves.
 #   stage 1  SFT on synthetic, deliberately imperfect traces (10% arithmetic slips)
-#   stage 2  GRPO with the valid-trace-gated reward (GRPO_STEPS, default 0 = skip; see
-#            docs/training.md for what it did in our runs)
+#   stage 2  GRPO with the valid-trace-gated reward (GRPO_STEPS)
 # Everything lands in $BUILD/train/ (checkpoints, CSV logs, eval tables, PNG); the final
 # GGUF is copied to models/r1-demo.gguf only with INSTALL=1.
-# Environment: SEED (1), THREADS (2), GRPO_STEPS (0).
+# Environment: SEED (1), THREADS (2; the result is bit-identical for a given THREADS),
+# RECIPE: four (default: add/sub/mul/Countdown, 0.85 M params, ctx 192, SIMD GEMM kernels,
+#   SFT_STEPS 3000, GRPO_STEPS 60) or addsub (the session-1 add/sub model, 0.45 M params,
+#   plain-loop kernels, GRPO_STEPS 0); EVAL=0 skips the final evaluation and plot.
 set -euo pipefail
 build=${1:-build}
 r1="$build/r1"
 out="$build/train"; mkdir -p "$out"
-seed=${SEED:-1}; threads=${THREADS:-2}; grpo=${GRPO_STEPS:-0}
-shape=(--dim 96 --layers 4 --heads 4 --kv-heads 2 --hidden 256 --ctx 160)
-common=(--kernels loops --seed "$seed" --threads "$threads" --batch 32 --lr 3e-3 --tasks add,sub --digits 3
-        --eval-n 50 --ckpt "$out/sft.ckpt" --ckpt-every 50 --log "$out/sft.csv")
-rm -f "$out/sft.ckpt" "$out/sft.csv"
-start=$(date +%s)
-# The committed model was trained with this exact two-part schedule: 100 steps planned as a
-# 1500-step cosine, then resumed with the schedule shortened to 500 (to step 300), then
-# resumed again with a 900-step schedule to the end (decisions made live to fit the session).
-"$r1" train "${common[@]}" "${shape[@]}" --sft-steps 1500 --stop-at 100 -o "$out/sft.gguf"
-"$r1" train --resume "${common[@]}" --sft-steps 500 --eval-every 100 --stop-at 300
-"$r1" train --resume "${common[@]}" --sft-steps 900 --eval-every 100 -o "$out/sft.gguf"
+seed=${SEED:-1}; threads=${THREADS:-2}; recipe=${RECIPE:-four}
+rm -f "$out/sft.ckpt" "$out/sft.csv" "$out/grpo.ckpt" "$out/grpo.csv"
+start=$(date +%s); cpu0=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
+if [ "$recipe" = addsub ]; then
+  grpo=${GRPO_STEPS:-0}; sft=900
+  tasks=(--tasks add,sub --digits 3)
+  shape=(--dim 96 --layers 4 --heads 4 --kv-heads 2 --hidden 256 --ctx 160)
+  common=(--kernels loops --seed "$seed" --threads "$threads" --batch 32 --lr 3e-3 "${tasks[@]}"
+          --eval-n 50 --ckpt "$out/sft.ckpt" --ckpt-every 50 --log "$out/sft.csv")
+  # The add/sub model was trained with this exact two-part schedule: 100 steps planned as a
+  # 1500-step cosine, then resumed with the schedule shortened to 500 (to step 300), then
+  # resumed again with a 900-step schedule to the end (decisions made live to fit the session).
+  "$r1" train "${common[@]}" "${shape[@]}" --sft-steps 1500 --stop-at 100 -o "$out/sft.gguf"
+  "$r1" train --resume "${common[@]}" --sft-steps 500 --eval-every 100 --stop-at 300
+  "$r1" train --resume "${common[@]}" --sft-steps 900 --eval-every 100 -o "$out/sft.gguf"
+  kern=(--kernels loops)
+else
+  grpo=${GRPO_STEPS:-60}; sft=${SFT_STEPS:-3000}
+  tasks=(--tasks add,sub,mul,countdown --digits 3)
+  shape=(--dim 128 --layers 4 --heads 4 --kv-heads 2 --hidden 384 --ctx 192)
+  "$r1" train --seed "$seed" --threads "$threads" --batch 32 --lr 3e-3 "${tasks[@]}" "${shape[@]}" \
+    --sft-steps "$sft" --eval-n 25 --eval-every 250 --ckpt "$out/sft.ckpt" --ckpt-every 100 \
+    --log "$out/sft.csv" -o "$out/sft.gguf"
+  kern=()
+fi
 final="$out/sft.gguf"
 if [ "$grpo" -gt 0 ]; then
   cp "$out/sft.ckpt" "$out/grpo.ckpt"
-  "$r1" train --resume --kernels loops --seed "$seed" --threads "$threads" --tasks add,sub --digits 3 --sft-steps 900 \
-    --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 5e-5 --eval-n 50 --eval-every 10 \
+  "$r1" train --resume "${kern[@]}" --seed "$seed" --threads "$threads" "${tasks[@]}" --sft-steps "$sft" \
+    --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 5e-5 --eval-n 25 --eval-every 10 \
     --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
   final="$out/grpo.gguf"
 fi
-echo "pipeline time: $(( $(date +%s) - start )) s"
-"$r1" train --eval --ckpt "$out/sft.ckpt" --tasks add,sub --digits 3 --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_sft.txt"
-if [ "$grpo" -gt 0 ]; then "$r1" train --eval --ckpt "$out/grpo.ckpt" --tasks add,sub --digits 3 --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_grpo.txt"; fi
+cpu1=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
+echo "pipeline time: $(( $(date +%s) - start )) s wall, $(( (cpu1 - cpu0) / $(getconf CLK_TCK) )) s CPU (training part)"
+if [ "${EVAL:-1}" = 0 ]; then
+  if [ "${INSTALL:-0}" = 1 ]; then cp "$final" models/r1-demo.gguf; echo "installed models/r1-demo.gguf"; fi
+  exit 0
+fi
+"$r1" train --eval "${kern[@]}" --ckpt "$out/sft.ckpt" --threads "$threads" "${tasks[@]}" --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_sft.txt"
+if [ "$grpo" -gt 0 ]; then "$r1" train --eval "${kern[@]}" --ckpt "$out/grpo.ckpt" --threads "$threads" "${tasks[@]}" --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_grpo.txt"; fi
 plot() { # out-dir png: curves from the CSV logs (later rows win when a resumed run repeats steps)
   local d=$1
   for f in "$d"/*.csv; do awk -F, 'NR==1{next} {row[$1]=$0} END{for (k in row) print row[k]}' "$f" | sort -t, -k1,1n > "${f%.csv}.dat"; done

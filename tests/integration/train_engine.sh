@@ -32,7 +32,8 @@ if [ -f models/r1-demo.ckpt ] || [ -f models/r1-demo.gguf ]; then
   # the demo model: the trainer reads its checkpoint-free form through --ckpt only, so
   # compare the engine against itself in prefill vs decode and against the trainer when a
   # checkpoint is around (make train leaves one in build/train/).
-  ck=${R1_DEMO_CKPT:-$build/train/sft.ckpt}
+  ck=$build/train/sft.ckpt; [ -f "$build/train/grpo.ckpt" ] && ck=$build/train/grpo.ckpt  # what make train installs
+  ck=${R1_DEMO_CKPT:-$ck}
   for t in "256,258,87,104,97,116,32,105,115,32,49,50,51,43,52,53,54,63,259,260,10" \
            "256,258,67,111,109,112,117,116,101,32,57,48,49,45,52,53,46,259,260,10,49,45,53,45,48,61"; do
     "$r1" logits -m models/r1-demo.gguf --tokens "$t" -o "$tmp/p.f32" --mode prefill

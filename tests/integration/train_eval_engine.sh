@@ -5,16 +5,19 @@
 # and its Q8_0 quantization (`r1 quantize`). With a trainer checkpoint, the engine's greedy
 # accuracy must equal the trainer's own (`r1 train --eval`) within 1 point per task.
 #   usage: train_eval_engine.sh BUILD [MODEL.gguf [CKPT]]
-#   env:   TASKS (add,sub)  DIGITS (3)  N (held-out problems per task, 200)
-# Defaults: the committed demo model, and BUILD/train/sft.ckpt when it exists (what
-# `make train` leaves; it reproduces the demo model byte for byte).
+#   env:   TASKS (add,sub,mul,countdown)  DIGITS (3)  N (held-out problems per task, 200)
+# Defaults: the committed demo model, and the checkpoint `make train` leaves for it
+# (BUILD/train/grpo.ckpt, else BUILD/train/sft.ckpt — make train reproduces the demo model
+# byte for byte).
 set -euo pipefail
 build=${1:-build}
 model=${2:-models/r1-demo.gguf}
 ckpt=${3:-}
-if [ -z "$ckpt" ] && [ -z "${2:-}" ] && [ -f "$build/train/sft.ckpt" ]; then ckpt="$build/train/sft.ckpt"; fi
+if [ -z "$ckpt" ] && [ -z "${2:-}" ]; then
+  for c in "$build/train/grpo.ckpt" "$build/train/sft.ckpt"; do [ -f "$c" ] && { ckpt=$c; break; }; done
+fi
 r1="$build/r1"
-tasks=${TASKS:-add,sub}; digits=${DIGITS:-3}; n=${N:-200}
+tasks=${TASKS:-add,sub,mul,countdown}; digits=${DIGITS:-3}; n=${N:-200}
 sel=(--tasks "$tasks" --digits "$digits" --eval-n "$n")
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$r1" train "${sel[@]}" --heldout-prompts "$tmp/prompts.txt"
