@@ -193,7 +193,7 @@ static void test_float_weights(void) {
                 for (size_t ir = 0; ir < 5; ir++)
                     for (size_t ic = 0; ic < 5; ic++) {
                         const int n = ns[in], nr = nrs[ir], nc = ncs[ic];
-                        const size_t ws = r1_row_size(ft[ti], n) + 6, as = (size_t)n * 4 + 12, ldo = (size_t)nr + 3;
+                        const size_t ws = r1_row_size(ft[ti], n) + 8, as = (size_t)n * 4 + 12, ldo = (size_t)nr + 3;   /* aligned to the element */
                         char *w = malloc(ws * nr), *a = malloc(as * nc);
                         float *x = malloc(sizeof(float) * n), *out = malloc(sizeof(float) * ldo * (nc + 1));
                         REQUIRE(w && a && x && out);
