@@ -41,7 +41,7 @@ typedef struct r1_qmix_model {
 } r1_qmix_model;
 
 /* Running state: counters advance as tensors are decided, in llama.cpp's order
- * (tensor names sorted lexicographically). Zero-initialise. */
+ * (by the layer number in "blk.N.", tensors without one first, then by name). Zero-initialise. */
 typedef struct r1_qmix_state { int i_attention_wv, i_ffn_down, n_fallback; } r1_qmix_state;
 
 /* Should this tensor be quantized at all (name/shape rules above)? */
