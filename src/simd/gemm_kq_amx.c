@@ -24,56 +24,12 @@
  * (factors 0) and masked at the store; token tails configure tiles with fewer rows.
  */
 #include "quant_impl.h"
+#include "simd/amx_common.h"
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
 #define KQ_MIN(a, b) ((a) < (b) ? (a) : (b))
-
-typedef struct {
-    uint8_t  palette, start_row;
-    uint8_t  reserved[14];
-    uint16_t colsb[16];
-    uint8_t  rows[16];
-} kq_tile_cfg;
-
-/* tiles: 0-3 C (mt x 16 int32), 4-5 A (mt x sb int8), 6-7 B (sb/4 x 64 int8) */
-static void kq_cfg(int mt, int sb) {
-    kq_tile_cfg c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    for (int i = 0; i < 4; i++) { c.rows[i] = (uint8_t)mt; c.colsb[i] = 64; }
-    for (int i = 4; i < 6; i++) { c.rows[i] = (uint8_t)mt; c.colsb[i] = (uint16_t)sb; }
-    for (int i = 6; i < 8; i++) { c.rows[i] = (uint8_t)(sb / 4); c.colsb[i] = 64; }
-    __asm__ volatile("" : : "r"(&c) : "memory");
-    _tile_loadconfig(&c);
-}
-
-/* 16 rows of 64 bytes (src + r*ss) -> 16 rows of 64 bytes (dst + k*64): dword transpose,
- * dst row k = [src row 0 dword k, src row 1 dword k, ..., src row 15 dword k]. */
-static inline void kq_transpose16(const int8_t *src, size_t ss, int8_t *dst) {
-    __m512i r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + (size_t)i * ss);
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-    }
-    /* r[4i+m], 128-bit lane L = column 4L+m of rows 4i..4i+3 */
-    for (int m = 0; m < 4; m++) {
-        const __m512i v = _mm512_shuffle_i32x4(r[m], r[4 + m], 0x88), w = _mm512_shuffle_i32x4(r[m], r[4 + m], 0xDD);
-        const __m512i v2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0x88), w2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0xDD);
-        _mm512_store_si512(dst + (size_t)(m + 0) * 64, _mm512_shuffle_i32x4(v, v2, 0x88));
-        _mm512_store_si512(dst + (size_t)(m + 8) * 64, _mm512_shuffle_i32x4(v, v2, 0xDD));
-        _mm512_store_si512(dst + (size_t)(m + 4) * 64, _mm512_shuffle_i32x4(w, w2, 0x88));
-        _mm512_store_si512(dst + (size_t)(m + 12) * 64, _mm512_shuffle_i32x4(w, w2, 0xDD));
-    }
-}
 
 /* ---- per-type super-block decoders: q[256] int8, dsc[j*16] (sub-block factors, one
  *      16-float row per sub-block), dmn[j*16] (min factors; Q4_K only) ------------------ */
@@ -203,7 +159,7 @@ gemm_kq_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
     _Alignas(64) int32_t cbuf[4][16 * 16];
     _Alignas(64) float ad[16], bsf[16][16];
     int cur_mt = 16;
-    kq_cfg(16, SB);
+    amx_cfg_c4a2b2(16, SB);
     for (int r0 = 0; r0 < nr; r0 += 16) {
         const int mr = KQ_MIN(16, nr - r0);
         const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
@@ -219,11 +175,11 @@ gemm_kq_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
                         for (int j = 0; j < NJ; j++) dmn[s][j][r] = 0.0f;
                     }
                 }
-                for (int c = 0; c < QK_K / 64; c++) kq_transpose16(&wdec[0][64 * c], QK_K, &bpack[s][c * 16 * 64]);
+                for (int c = 0; c < QK_K / 64; c++) amx_transpose16(&wdec[0][64 * c], QK_K, &bpack[s][c * 16 * 64]);
             }
             for (int t0 = 0; t0 < nc; t0 += 16) {
                 const int mt = KQ_MIN(16, nc - t0);
-                if (mt != cur_mt) { kq_cfg(mt, SB); cur_mt = mt; }
+                if (mt != cur_mt) { amx_cfg_c4a2b2(mt, SB); cur_mt = mt; }
                 const char *abase = (const char *)a + (size_t)t0 * a_stride;
                 __m512 acc[16];
                 for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();

@@ -18,55 +18,12 @@
  * the store; token tails configure the tiles with fewer rows.
  */
 #include "quant_impl.h"
+#include "simd/amx_common.h"
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
 #define LG_MIN(a, b) ((a) < (b) ? (a) : (b))
-
-typedef struct {
-    uint8_t  palette, start_row;
-    uint8_t  reserved[14];
-    uint16_t colsb[16];
-    uint8_t  rows[16];
-} lg_tile_cfg;
-
-/* tiles: 0-3 C (mt x 16 int32), 4-5 A (mt x 32 int8), 6-7 B (8 x 64 int8) */
-static void lg_cfg(int mt) {
-    lg_tile_cfg c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    for (int i = 0; i < 4; i++) { c.rows[i] = (uint8_t)mt; c.colsb[i] = 64; }
-    for (int i = 4; i < 6; i++) { c.rows[i] = (uint8_t)mt; c.colsb[i] = 32; }
-    for (int i = 6; i < 8; i++) { c.rows[i] = 8; c.colsb[i] = 64; }
-    __asm__ volatile("" : : "r"(&c) : "memory");
-    _tile_loadconfig(&c);
-}
-
-/* 16 rows of 64 bytes (src + r*ss) -> 16 rows of 64 bytes (dst + k*64), dword transpose
- * (same as gemm_kq_amx.c's). */
-static inline void lg_transpose16(const int8_t *src, size_t ss, int8_t *dst) {
-    __m512i r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + (size_t)i * ss);
-    for (int i = 0; i < 8; i++) {
-        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
-        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
-        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
-    }
-    for (int m = 0; m < 4; m++) {
-        const __m512i v = _mm512_shuffle_i32x4(r[m], r[4 + m], 0x88), w = _mm512_shuffle_i32x4(r[m], r[4 + m], 0xDD);
-        const __m512i v2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0x88), w2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0xDD);
-        _mm512_store_si512(dst + (size_t)(m + 0) * 64, _mm512_shuffle_i32x4(v, v2, 0x88));
-        _mm512_store_si512(dst + (size_t)(m + 8) * 64, _mm512_shuffle_i32x4(v, v2, 0xDD));
-        _mm512_store_si512(dst + (size_t)(m + 4) * 64, _mm512_shuffle_i32x4(w, w2, 0x88));
-        _mm512_store_si512(dst + (size_t)(m + 12) * 64, _mm512_shuffle_i32x4(w, w2, 0xDD));
-    }
-}
 
 /* ---- block decoders: q[32] int8, *d, *m (m only for the _1 types) ------------------------ */
 static inline __m256i nibbles32(const uint8_t qs[16]) {   /* elements j: low nibble, j+16: high */
@@ -136,7 +93,7 @@ gemm_lg_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
     const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32(gather_ok ? (int)a_stride : 0));
     int cur_mt = 16;
-    lg_cfg(16);
+    amx_cfg_c4a2b2(16, 32);
     for (int r0 = 0; r0 < nr; r0 += 16) {
         const int mr = LG_MIN(16, nr - r0);
         const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
@@ -156,11 +113,11 @@ gemm_lg_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
                         }
                     }
                 }
-                lg_transpose16(&wdec[0][0], 64, bpack[b / 2]);
+                amx_transpose16(&wdec[0][0], 64, bpack[b / 2]);
             }
             for (int t0 = 0; t0 < nc; t0 += 16) {
                 const int mt = LG_MIN(16, nc - t0);
-                if (mt != cur_mt) { lg_cfg(mt); cur_mt = mt; }
+                if (mt != cur_mt) { amx_cfg_c4a2b2(mt, 32); cur_mt = mt; }
                 const __mmask16 tmask = (__mmask16)((1u << mt) - 1);
                 const char *abase = (const char *)a + (size_t)t0 * a_stride;
                 __m512 acc[16];

@@ -23,30 +23,22 @@
  * token tails reconfigure the tiles with fewer rows.
  */
 #include "quant_impl.h"
+#include "simd/amx_common.h"
 #include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
 #define AMX_MIN(a, b) ((a) < (b) ? (a) : (b))
 
-typedef struct {
-    uint8_t  palette, start_row;
-    uint8_t  reserved[14];
-    uint16_t colsb[16];
-    uint8_t  rows[16];
-} tile_cfg;
-
 /* tiles for the Q8_0 kernel with mt token rows (1..16) */
 static void cfg_q8_0(int mt) {
-    tile_cfg c;
+    amx_tile_cfg c;
     memset(&c, 0, sizeof c);
     c.palette = 1;
     c.rows[0] = (uint8_t)mt; c.colsb[0] = 64;   /* C: mt x 16 int32 */
     c.rows[1] = (uint8_t)mt; c.colsb[1] = 32;   /* A: mt x 32 int8  */
     c.rows[2] = 8;           c.colsb[2] = 64;   /* B: 8 x (16 x 4) int8 */
-    /* the compiler must not drop the stores: LDTILECFG reads the 64 bytes */
-    __asm__ volatile("" : : "r"(&c) : "memory");
-    _tile_loadconfig(&c);
+    amx_load_cfg(&c);
 }
 
 enum { KCH = 64 };  /* blocks per packed chunk: 64 x 512 B = 32 KiB of packed weights */

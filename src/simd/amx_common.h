@@ -1,0 +1,66 @@
+/* amx_common.h — pieces shared by the AMX kernels (the src/simd/ *_amx.c files only: needs the AMX and
+ * AVX-512 target flags the Makefile gives those files).
+ *
+ * amx_tile_cfg: the 64-byte LDTILECFG operand (palette 1).
+ * amx_cfg_c4a2b2(mt, ka): the layout of the k-quant and legacy-quant kernels — tiles 0-3 C
+ *   (mt x 16 int32), 4-5 A (mt x ka int8), 6-7 B (ka/4 x 64 int8, VNNI); 1 <= mt <= 16,
+ *   ka a multiple of 4, <= 64.
+ * amx_transpose16(src, ss, dst): 16 rows of 64 bytes (src + r*ss) -> 16 rows of 64 bytes
+ *   (dst + k*64, dst 64-byte aligned), a dword transpose: dst row k = [src row 0 dword k,
+ *   src row 1 dword k, ..., src row 15 dword k] — the VNNI layout of a B tile
+ *   (B[k/4][4*r + k%4] = q_r[k]) for 16 weight rows. */
+#ifndef R1_SIMD_AMX_COMMON_H
+#define R1_SIMD_AMX_COMMON_H
+
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    uint8_t  palette, start_row;
+    uint8_t  reserved[14];
+    uint16_t colsb[16];
+    uint8_t  rows[16];
+} amx_tile_cfg;
+
+static inline void amx_load_cfg(const amx_tile_cfg *c) {
+    /* the compiler must not drop the stores: LDTILECFG reads the 64 bytes */
+    __asm__ volatile("" : : "r"(c) : "memory");
+    _tile_loadconfig(c);
+}
+
+static inline void amx_cfg_c4a2b2(int mt, int ka) {
+    amx_tile_cfg c;
+    memset(&c, 0, sizeof c);
+    c.palette = 1;
+    for (int i = 0; i < 4; i++) { c.rows[i] = (uint8_t)mt; c.colsb[i] = 64; }
+    for (int i = 4; i < 6; i++) { c.rows[i] = (uint8_t)mt; c.colsb[i] = (uint16_t)ka; }
+    for (int i = 6; i < 8; i++) { c.rows[i] = (uint8_t)(ka / 4); c.colsb[i] = 64; }
+    amx_load_cfg(&c);
+}
+
+static inline void amx_transpose16(const int8_t *src, size_t ss, int8_t *dst) {
+    __m512i r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512(src + (size_t)i * ss);
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    /* r[4i+m], 128-bit lane L = column 4L+m of rows 4i..4i+3 */
+    for (int m = 0; m < 4; m++) {
+        const __m512i v = _mm512_shuffle_i32x4(r[m], r[4 + m], 0x88), w = _mm512_shuffle_i32x4(r[m], r[4 + m], 0xDD);
+        const __m512i v2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0x88), w2 = _mm512_shuffle_i32x4(r[8 + m], r[12 + m], 0xDD);
+        _mm512_store_si512(dst + (size_t)(m + 0) * 64, _mm512_shuffle_i32x4(v, v2, 0x88));
+        _mm512_store_si512(dst + (size_t)(m + 8) * 64, _mm512_shuffle_i32x4(v, v2, 0xDD));
+        _mm512_store_si512(dst + (size_t)(m + 4) * 64, _mm512_shuffle_i32x4(w, w2, 0x88));
+        _mm512_store_si512(dst + (size_t)(m + 12) * 64, _mm512_shuffle_i32x4(w, w2, 0xDD));
+    }
+}
+
+#endif
