@@ -18,15 +18,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static uint64_t rng = 0x243f6a8885a308d3ull;
-static uint32_t rnd(void) {
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
-}
-static uint16_t rnd_half(void) {
-    float v = (float)(1 + rnd() % 1000) / 8000.0f;
-    return r1_fp32_to_fp16((rnd() & 1) ? -v : v);
-}
+#define T_RNG_SEED 0x243f6a8885a308d3ull
+#include "test_rand.h"
 static void fill_q8_0(char *row, int nb) {
     for (int i = 0; i < nb; i++) {
         block_q8_0 *b = (block_q8_0 *)row + i;

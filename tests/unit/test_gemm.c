@@ -23,15 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd(void) {
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
-}
-static uint16_t rnd_half(void) {
-    float v = (float)(1 + rnd() % 1000) / 8000.0f;
-    return r1_fp32_to_fp16((rnd() & 1) ? -v : v);
-}
+#include "test_rand.h"
 
 /* random bytes (every bit pattern of quants, scales, mins) with finite d / dmin halves */
 static void fill_w(r1_type t, char *row, int nsb) {

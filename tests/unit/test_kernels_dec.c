@@ -15,20 +15,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t rnd(void) {
-    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
-    return (uint32_t)(rng >> 32);
-}
-/* a finite half in [2^-10, 2^-3) with a random sign (products stay far from overflow) */
-static uint16_t rnd_half(void) {
-    float v = (float)(1 + rnd() % 1000) / 8000.0f;
-    return r1_fp32_to_fp16((rnd() & 1) ? -v : v);
-}
-static void rnd_bytes(void *p, size_t n) {
-    uint8_t *b = p;
-    for (size_t i = 0; i < n; i++) b[i] = (uint8_t)rnd();
-}
+#include "test_rand.h"
 /* Q8_0 values as every quantizer writes them: [-127, 127] (the SIMD kernels' |x|·sign(y, x)
  * relies on it, as ggml's do) */
 static void rnd_q8(int8_t *q, size_t n) {
