@@ -1,15 +1,3 @@
 #!/usr/bin/env bash
-# build_bench.sh [BUILD] — builds BUILD/oracle/llama_bench (tests/oracle/llama_bench.c) against
-# node-llama-cpp's prebuilt libllama, like build.sh does for llama_logits. Prints the binary path.
-set -euo pipefail
-build=${1:-build}
-root=$(cd "$(dirname "$0")/../.." && pwd)
-cd "$root"
-bash tests/oracle/setup.sh >/dev/null
-case "$(uname -m)" in x86_64) plat=linux-x64;; aarch64) plat=linux-arm64;; *) echo "no oracle for $(uname -m)" >&2; exit 1;; esac
-lib="$root/.oracle/node_modules/@node-llama-cpp/$plat/bins/$plat"
-mkdir -p "$build/oracle"
-${CC:-cc} -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -I.oracle/llama-include -DGGML_LIBDIR="\"$lib\"" \
-  tests/oracle/llama_bench.c "$lib/libllama.v0.4.0.so" "$lib/libggml.v0.4.0.so" "$lib/libggml-base.so" \
-  -Wl,-rpath,"$lib" -lm -o "$build/oracle/llama_bench"
-echo "$build/oracle/llama_bench"
+# build_bench.sh [BUILD] — builds BUILD/oracle/llama_bench (make bench's llama.cpp side); see build.sh.
+exec bash "$(dirname "$0")/build.sh" "${1:-build}" llama_bench
