@@ -109,14 +109,34 @@ AINLINE void q4k_scales16(const uint8_t q[12], __m512i *s16, __m128i *m16) {
     *m16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128((long long)mnv));
 }
 
-AINLINE void q4k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K *y, float *res) {
+/* Integer dot of one Q4_K block against activations y0..y3 (the block's 256 int8 in the
+ * half order above), each 32-element group weighted by its scale from s16: 16 int32 partial
+ * sums (the caller scales by d and subtracts the min term). */
+AINLINE __m512i q4k_block_dot(const block_q4_K *x, __m512i s16, __m512i y0, __m512i y1, __m512i y2, __m512i y3) {
     const __m512i m4 = _mm512_set1_epi8(0xF);
     const __m512i ix0 = _mm512_set_epi64(0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll,
                                          0, 0, 0, 0);
-    const __m512i one16 = _mm512_set1_epi16(1);
-    const __m512i ix1 = _mm512_add_epi16(ix0, one16);
+    const __m512i ix1 = _mm512_add_epi16(ix0, _mm512_set1_epi16(1));
     const __m512i ix2 = _mm512_add_epi16(ix0, _mm512_set1_epi16(4));
     const __m512i ix3 = _mm512_add_epi16(ix0, _mm512_set1_epi16(5));
+    const __m512i qa = _mm512_loadu_si512((const void *)x->qs), qb = _mm512_loadu_si512((const void *)(x->qs + 64));
+    const __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(qa, m4), y0);
+    const __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), y1);
+    const __m512i p2 = _mm512_maddubs_epi16(_mm512_and_si512(qb, m4), y2);
+    const __m512i p3 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), y3);
+    __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), p0, _mm512_permutexvar_epi16(ix0, s16));
+    is = _mm512_dpwssd_epi32(is, p1, _mm512_permutexvar_epi16(ix1, s16));
+    is = _mm512_dpwssd_epi32(is, p2, _mm512_permutexvar_epi16(ix2, s16));
+    return _mm512_dpwssd_epi32(is, p3, _mm512_permutexvar_epi16(ix3, s16));
+}
+/* sum(acc) - sum(macc) */
+AINLINE float q4k_finish(__m512 acc, __m128 macc) {
+    macc = _mm_add_ps(macc, _mm_movehl_ps(macc, macc));
+    macc = _mm_add_ss(macc, _mm_movehdup_ps(macc));
+    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(macc);
+}
+
+AINLINE void q4k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K *y, float *res) {
     __m512 acc[4];
     __m128 macc[4];
     for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); macc[r] = _mm_setzero_ps(); }
@@ -136,26 +156,13 @@ AINLINE void q4k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K
             __m512i s16;
             __m128i m16;
             q4k_scales16(x->scales, &s16, &m16);
-            const __m512i qa = _mm512_loadu_si512((const void *)x->qs), qb = _mm512_loadu_si512((const void *)(x->qs + 64));
-            __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(qa, m4), y0);
-            __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), y1);
-            __m512i p2 = _mm512_maddubs_epi16(_mm512_and_si512(qb, m4), y2);
-            __m512i p3 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), y3);
-            __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), p0, _mm512_permutexvar_epi16(ix0, s16));
-            is = _mm512_dpwssd_epi32(is, p1, _mm512_permutexvar_epi16(ix1, s16));
-            is = _mm512_dpwssd_epi32(is, p2, _mm512_permutexvar_epi16(ix2, s16));
-            is = _mm512_dpwssd_epi32(is, p3, _mm512_permutexvar_epi16(ix3, s16));
+            const __m512i is = q4k_block_dot(x, s16, y0, y1, y2, y3);
             const __m128i ms = _mm_madd_epi16(m16, gsum);
             acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(yd * h2f(x->d)), _mm512_cvtepi32_ps(is), acc[r]);
             macc[r] = _mm_fmadd_ps(_mm_set1_ps(yd * h2f(x->dmin)), _mm_cvtepi32_ps(ms), macc[r]);
         }
     }
-    for (int r = 0; r < R; r++) {
-        __m128 m = macc[r];
-        m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-        m = _mm_add_ss(m, _mm_movehdup_ps(m));
-        res[r] = _mm512_reduce_add_ps(acc[r]) - _mm_cvtss_f32(m);
-    }
+    for (int r = 0; r < R; r++) res[r] = q4k_finish(acc[r], macc[r]);
 }
 
 /* Q4_K decode (one activation row against many weight rows): the activation side of
@@ -178,13 +185,6 @@ AINLINE void q4k_prepare(int nb, const block_q8_K *y, q4k_act *p) {
 }
 
 static void q4k_row_pre(int nb, const block_q4_K *x, const q4k_act *p, float *res) {
-    const __m512i m4 = _mm512_set1_epi8(0xF);
-    const __m512i ix0 = _mm512_set_epi64(0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll,
-                                         0, 0, 0, 0);
-    const __m512i one16 = _mm512_set1_epi16(1);
-    const __m512i ix1 = _mm512_add_epi16(ix0, one16);
-    const __m512i ix2 = _mm512_add_epi16(ix0, _mm512_set1_epi16(4));
-    const __m512i ix3 = _mm512_add_epi16(ix0, _mm512_set1_epi16(5));
     __m512 acc = _mm512_setzero_ps();
     __m128 macc = _mm_setzero_ps();
     for (int i = 0; i < nb; i++) {
@@ -192,22 +192,12 @@ static void q4k_row_pre(int nb, const block_q4_K *x, const q4k_act *p, float *re
         __m512i s16;
         __m128i m16;
         q4k_scales16(x[i].scales, &s16, &m16);
-        const __m512i qa = _mm512_loadu_si512((const void *)x[i].qs), qb = _mm512_loadu_si512((const void *)(x[i].qs + 64));
-        __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(qa, m4), p[i].y[0]);
-        __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), p[i].y[1]);
-        __m512i p2 = _mm512_maddubs_epi16(_mm512_and_si512(qb, m4), p[i].y[2]);
-        __m512i p3 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), p[i].y[3]);
-        __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), p0, _mm512_permutexvar_epi16(ix0, s16));
-        is = _mm512_dpwssd_epi32(is, p1, _mm512_permutexvar_epi16(ix1, s16));
-        is = _mm512_dpwssd_epi32(is, p2, _mm512_permutexvar_epi16(ix2, s16));
-        is = _mm512_dpwssd_epi32(is, p3, _mm512_permutexvar_epi16(ix3, s16));
+        const __m512i is = q4k_block_dot(x + i, s16, p[i].y[0], p[i].y[1], p[i].y[2], p[i].y[3]);
         const __m128i ms = _mm_madd_epi16(m16, p[i].gsum);
         acc = _mm512_fmadd_ps(_mm512_set1_ps(p[i].d * h2f(x[i].d)), _mm512_cvtepi32_ps(is), acc);
         macc = _mm_fmadd_ps(_mm_set1_ps(p[i].d * h2f(x[i].dmin)), _mm_cvtepi32_ps(ms), macc);
     }
-    macc = _mm_add_ps(macc, _mm_movehl_ps(macc, macc));
-    macc = _mm_add_ss(macc, _mm_movehdup_ps(macc));
-    *res = _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(macc);
+    *res = q4k_finish(acc, macc);
 }
 
 /* Q6_K: per 128-element half, ql bytes 0..63 as one register: low nibbles = elements
