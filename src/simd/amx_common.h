@@ -8,7 +8,9 @@
  * amx_transpose16(src, ss, dst): 16 rows of 64 bytes (src + r*ss) -> 16 rows of 64 bytes
  *   (dst + k*64, dst 64-byte aligned), a dword transpose: dst row k = [src row 0 dword k,
  *   src row 1 dword k, ..., src row 15 dword k] — the VNNI layout of a B tile
- *   (B[k/4][4*r + k%4] = q_r[k]) for 16 weight rows. */
+ *   (B[k/4][4*r + k%4] = q_r[k]) for 16 weight rows.
+ * amx_store_acc(out, ldo, t0, mt, r0, rmask, acc, add): for t < mt, the rows of rmask of
+ *   out[(t0+t)*ldo + r0 ...] = acc[t] (+ what is there when add: a later K chunk). */
 #ifndef R1_SIMD_AMX_COMMON_H
 #define R1_SIMD_AMX_COMMON_H
 
@@ -60,6 +62,16 @@ static inline void amx_transpose16(const int8_t *src, size_t ss, int8_t *dst) {
         _mm512_store_si512(dst + (size_t)(m + 8) * 64, _mm512_shuffle_i32x4(v, v2, 0xDD));
         _mm512_store_si512(dst + (size_t)(m + 4) * 64, _mm512_shuffle_i32x4(w, w2, 0x88));
         _mm512_store_si512(dst + (size_t)(m + 12) * 64, _mm512_shuffle_i32x4(w, w2, 0xDD));
+    }
+}
+
+static inline void amx_store_acc(float *out, size_t ldo, int t0, int mt, int r0, __mmask16 rmask, const __m512 *acc,
+                                 int add) {
+    for (int t = 0; t < mt; t++) {
+        float *o = out + (size_t)(t0 + t) * ldo + r0;
+        __m512 v = acc[t];
+        if (add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
+        _mm512_mask_storeu_ps(o, rmask, v);
     }
 }
 

@@ -228,12 +228,7 @@ gemm_kq_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
                         acc[t] = _mm512_fmadd_ps(x, _mm512_set1_ps(ad[t]), acc[t]);
                     }
                 }
-                for (int t = 0; t < mt; t++) {
-                    float *o = out + (size_t)(t0 + t) * ldo + r0;
-                    __m512 v = acc[t];
-                    if (s0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
-                    _mm512_mask_storeu_ps(o, rmask, v);
-                }
+                amx_store_acc(out, ldo, t0, mt, r0, rmask, acc, s0 > 0);
             }
         }
     }

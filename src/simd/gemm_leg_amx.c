@@ -157,12 +157,7 @@ gemm_lg_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
                         }
                     }
                 }
-                for (int t = 0; t < mt; t++) {
-                    float *o = out + (size_t)(t0 + t) * ldo + r0;
-                    __m512 v = acc[t];
-                    if (k0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
-                    _mm512_mask_storeu_ps(o, rmask, v);
-                }
+                amx_store_acc(out, ldo, t0, mt, r0, rmask, acc, k0 > 0);
             }
         }
     }
