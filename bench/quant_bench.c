@@ -28,22 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
+#include "bench_clock.h"
 
 /* Memory read loop (bandwidth probe), split over 1 or 2 pthreads. */
 typedef struct rd { const uint64_t *mem; size_t n; uint64_t sink; } rd;
@@ -63,15 +48,15 @@ static double read_bw(const uint64_t *mem, size_t n, int nt, int reps) {
     for (int rep = -1; rep < reps; rep++) {
         rd j[2] = {{mem, n / nt, 0}, {mem + n / 2, n / 2, 0}};
         pthread_t th;
-        double t0 = now();
+        double t0 = now_s();
         if (nt == 2) pthread_create(&th, NULL, read_loop, &j[1]);
         read_loop(&j[0]);
         if (nt == 2) pthread_join(th, NULL);
-        if (rep >= 0) t[rep] = now() - t0;
+        if (rep >= 0) t[rep] = now_s() - t0;
         sink += j[0].sink + j[1].sink;
     }
     if (sink == 42) fputc(' ', stderr);
-    return (double)(n / nt * nt) * 8 / median(t, reps) / 1e9;
+    return (double)(n / nt * nt) * 8 / median_d(t, reps) / 1e9;
 }
 
 /* Median seconds of `reps` calls (after one warm-up) of the engine's path:
@@ -81,12 +66,12 @@ static double time_matmul(threadpool *pool, const r1_wmat *w, int n_tok, const f
     double t[64];
     if (reps > 64) reps = 64;
     for (int rep = -1; rep < reps; rep++) {
-        double t0 = now();
+        double t0 = now_s();
         size_t st = ops_quantize_rows(pool, w->type, x, n_tok, w->n_cols, (size_t)w->n_cols, act);
         ops_matmul_q(pool, w, n_tok, act, st, y, (size_t)w->n_rows);
-        if (rep >= 0) t[rep] = now() - t0;
+        if (rep >= 0) t[rep] = now_s() - t0;
     }
-    return median(t, reps);
+    return median_d(t, reps);
 }
 
 int main(int argc, char **argv) {

@@ -27,26 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "../../bench/bench_clock.h"
 
 #ifndef GGML_LIBDIR
 #define GGML_LIBDIR "."
 #endif
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 typedef struct env {
     ggml_backend_dev_t dev;
@@ -112,14 +97,14 @@ static size_t time_mul_mat(const env *e, enum ggml_type t, int64_t rows, int n_t
         double ts[64];
         e->set_threads(e->backend, nt);
         for (int rep = -1; rep < reps; rep++) {
-            double t0 = now();
+            double t0 = now_s();
             if (ggml_backend_graph_compute(e->backend, gf) != GGML_STATUS_SUCCESS) {
                 fprintf(stderr, "ggml_kernels: compute failed for %s\n", ggml_type_name(t));
                 goto done;
             }
-            if (rep >= 0) ts[rep] = now() - t0;
+            if (rep >= 0) ts[rep] = now_s() - t0;
         }
-        sec[nt - 1] = median(ts, reps);
+        sec[nt - 1] = median_d(ts, reps);
     }
     ret = bytes;
 done:

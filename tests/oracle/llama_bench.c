@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include "../../bench/bench_clock.h"
 
 #ifndef GGML_LIBDIR
 #define GGML_LIBDIR "."
@@ -33,12 +34,6 @@
 static void quiet(enum ggml_log_level l, const char *t, void *u) {
     (void)u;
     if (l == GGML_LOG_LEVEL_ERROR) fputs(t, stderr);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static int usage(void) {
@@ -71,11 +66,6 @@ static unsigned long long weight_bytes(const char *path) {
     }
     gguf_free(g);
     return (unsigned long long)total;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* Prints "name": {n, tps_median, tps_min, tps_max, tps_stdev, tps[] <extra>} (x sorted). */
