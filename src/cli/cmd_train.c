@@ -21,6 +21,12 @@ static void usage(FILE *f) {
         "  --group N             GRPO samples per prompt (default 8)\n"
         "  --lr F, --grpo-lr F   peak learning rates (default 3e-3, 2e-4)\n"
         "  --err-rate F          share of SFT traces with a slip (default 0.1)\n"
+        "  --cd-share F          share of Countdown prompts in training batches (SFT and GRPO;\n"
+        "                        the rest uniform over the other --tasks; default: all uniform)\n"
+        "  --verdict-reward F    GRPO: add F x (share of right Countdown attempt lines: true\n"
+        "                        arithmetic, right yes/no verdict, no repeat) to a well-formed\n"
+        "                        completion's reward (default 0)\n"
+        "  --grpo-temp F         GRPO rollout temperature (default 1: samples of the policy)\n"
         "  --tasks LIST          comma list of add,sub,mul,countdown (default add,sub)\n"
         "  --digits N            max digits per operand (default 3)\n"
         "  --dim N --layers N --heads N --kv-heads N --hidden N --ctx N   model shape\n"
@@ -106,7 +112,7 @@ int cmd_train(int argc, char **argv) {
                 .seq_len = 160, .rope_base = 10000.0f, .eps = 1e-5f},
         .seed = 1, .threads = 2, .batch = 32, .group = 8, .sft_steps = 600, .grpo_steps = 0,
         .lr = 3e-3f, .grpo_lr = 2e-4f, .wd = 0.01f, .clip = 1.0f, .err_rate = 0.1f, .warmup = 30,
-        .digits = 3, .task_mask = 3, .eval_n = 100, .eval_every = 0, .ckpt_every = 50,
+        .digits = 3, .task_mask = 3, .cd_share = -1.0f, .verdict_reward = 0.0f, .grpo_temp = 1.0f, .eval_n = 100, .eval_every = 0, .ckpt_every = 50,
         .out = "models/r1-demo.gguf",
     };
     bool resume = false, eval_only = false;
@@ -133,6 +139,9 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--lr")) o.lr = strtof(v, NULL);
         else if (OPT("--grpo-lr")) o.grpo_lr = strtof(v, NULL);
         else if (OPT("--err-rate")) o.err_rate = strtof(v, NULL);
+        else if (OPT("--cd-share")) o.cd_share = strtof(v, NULL);
+        else if (OPT("--verdict-reward")) o.verdict_reward = strtof(v, NULL);
+        else if (OPT("--grpo-temp")) o.grpo_temp = strtof(v, NULL);
         else if (OPT("--digits")) o.digits = atoi(v);
         else if (OPT("--dim")) o.cfg.dim = atoi(v);
         else if (OPT("--layers")) o.cfg.n_layers = atoi(v);
@@ -231,11 +240,13 @@ int cmd_train(int argc, char **argv) {
         tr_eval g, smp;
         tr_evaluate(s, o.eval_n, 1, 0.0f, &g);
         tr_evaluate(s, o.eval_n, eval_samples, temp, &smp);
-        printf("task       n   greedy  faithful  pass@1(T=%.1f,k=%d)  pass@%d  faithful@T\n", temp, eval_samples, eval_samples);
+        printf("task       n   greedy  faithful  pass@1(T=%.1f,k=%d)  pass@%d  faithful@T  faithful-pass@%d\n", temp,
+               eval_samples, eval_samples, eval_samples);
         for (int k = 0; k < TASK_KINDS; k++)
             if (g.n[k])
-                printf("%-9s %4d  %6.1f%%  %7.1f%%  %17.1f%%  %6.1f%%  %9.1f%%\n", task_kind_name[k], g.n[k], 100 * g.acc[k],
-                       100 * g.faithful[k], 100 * smp.acc[k], 100 * smp.pass_any[k], 100 * smp.faithful[k]);
+                printf("%-9s %4d  %6.1f%%  %7.1f%%  %17.1f%%  %6.1f%%  %9.1f%%  %14.1f%%\n", task_kind_name[k], g.n[k], 100 * g.acc[k],
+                       100 * g.faithful[k], 100 * smp.acc[k], 100 * smp.pass_any[k], 100 * smp.faithful[k],
+                       100 * smp.pass_faithful[k]);
         printf("mean reasoning length (greedy): %.1f bytes\n", g.mean_len);
         for (int k = 0; k < TASK_KINDS; k++)
             if (g.n[k]) printf("example (greedy) %s\n", g.sample[k]);

@@ -254,17 +254,36 @@ task_verdict task_check(const task *t, const char *comp) {
     if (t->kind == TASK_COUNTDOWN) {
         bool found = false;
         char stated[64] = "";
-        for (; line && ok; line = strtok_r(NULL, "\n", &save)) {
+        enum { SEEN_MAX = 64 };
+        int seen[SEEN_MAX][5], n_seen = 0;
+        bool hit = false;
+        for (; line; line = strtok_r(NULL, "\n", &save)) {
             if (!strncmp(line, "so ", 3)) { snprintf(stated, sizeof stated, "%s", line + 3); break; }
-            if (found) { ok = false; break; }
+            /* every attempt line is scored for the process reward, even after the trace
+             * went wrong (validity below stops at the first wrong line) */
+            v.n_steps++;
+            bool was_ok = ok;
+            if (found) ok = false;
             int x, y, z, used; char o1, o2, verdict[4]; long long r, r2, s;
             if (sscanf(line, "%d%c%d=%lld, %lld%c%d=%lld %3s%n", &x, &o1, &y, &r, &r2, &o2, &z, &s, verdict, &used) != 9 ||
-                line[used] != 0) { ok = false; break; }
+                line[used] != 0) { ok = false; continue; }
             int nums[3] = {x, y, z};
             bool yes = !strcmp(verdict, "yes");
-            ok = same_multiset(nums, t->nums, 3) && strchr("+-*", o1) && strchr("+-*", o2) &&
-                 r == cd_apply(x, o1, y) && r2 == r && s == cd_apply(r, o2, z) &&
-                 (yes ? s == t->target : !strcmp(verdict, "no") && s != t->target);
+            bool step_ok = same_multiset(nums, t->nums, 3) && strchr("+-*", o1) && strchr("+-*", o2) &&
+                           r == cd_apply(x, o1, y) && r2 == r && s == cd_apply(r, o2, z) &&
+                           (yes ? s == t->target : !strcmp(verdict, "no") && s != t->target);
+            bool repeat = false;
+            for (int j = 0; j < n_seen; j++)
+                repeat |= seen[j][0] == x && seen[j][1] == o1 && seen[j][2] == y && seen[j][3] == o2 && seen[j][4] == z;
+            if (!repeat && n_seen < SEEN_MAX) {
+                seen[n_seen][0] = x; seen[n_seen][1] = o1; seen[n_seen][2] = y; seen[n_seen][3] = o2; seen[n_seen][4] = z;
+                n_seen++;
+            }
+            v.n_steps_ok += step_ok && !repeat && !hit;   /* nothing counts after the hit */
+            hit |= step_ok && yes;
+            if (!was_ok || found) continue;
+            ok = step_ok;
+            if (!ok) continue;
             if (yes) {
                 found = true;
                 char expect[64];
@@ -298,6 +317,12 @@ task_verdict task_check(const task *t, const char *comp) {
     }
     v.reward = (v.format_ok ? 0.1f : 0.0f) + (v.correct && v.trace_valid ? 1.0f : 0.0f);
     return v;
+}
+
+float task_reward(const task_verdict *v, float verdict_w) {
+    float r = v->reward;
+    if (verdict_w != 0.0f && v->format_ok && v->n_steps > 0) r += verdict_w * (float)v->n_steps_ok / (float)v->n_steps;
+    return r;
 }
 
 /* ---- encoding -------------------------------------------------------------------------- */

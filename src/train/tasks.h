@@ -55,8 +55,20 @@ typedef struct task_verdict {
     bool trace_valid;  /* every step is right for this problem and leads to the answer     */
     float reward;      /* 0.1·format_ok + 1.0·(correct ∧ trace_valid)                      */
     int think_len;     /* bytes between <think> and </think> (reasoning length)            */
+    /* Countdown only (0 otherwise): attempt lines before "so", and those that are right
+     * for this problem — the problem's numbers, each once, true arithmetic, and the verdict
+     * ("yes" iff the result is the target) correct — and not a repeat of an earlier attempt.
+     * A line that does not parse counts as a step that is not right. */
+    int n_steps, n_steps_ok;
 } task_verdict;
 task_verdict task_check(const task *t, const char *completion);
+
+/* The GRPO reward with an optional process term for Countdown:
+ *   v->reward + verdict_w · format_ok · n_steps_ok / n_steps   (0 when n_steps = 0)
+ * i.e. a share, not a count, of right attempts — more attempts earn nothing by
+ * themselves, a wrong "yes" (or "no") or a repeated attempt lowers it. verdict_w = 0 gives
+ * v->reward exactly. */
+float task_reward(const task_verdict *v, float verdict_w);
 
 /* Token encoding of the protocol: text with the literal special-token strings
  * ("<think>", "</think>", and the full-width R1 specials) mapped to their ids, every other

@@ -178,6 +178,14 @@ typedef struct seqitem {
 
 static task_kind pick_kind(const tr_opts *o, uint64_t *rng) {
     int kinds[TASK_KINDS], nk = 0;
+    bool cd = o->task_mask >> TASK_COUNTDOWN & 1;
+    if (o->cd_share >= 0 && cd) {
+        /* Countdown-heavy mix; uniform over the others otherwise */
+        if (tm_rng_uniform(rng) < o->cd_share) return TASK_COUNTDOWN;
+        for (int k = 0; k < TASK_KINDS; k++) if (k != TASK_COUNTDOWN && (o->task_mask >> k & 1)) kinds[nk++] = k;
+        if (!nk) return TASK_COUNTDOWN;
+        return (task_kind)kinds[tm_rng_int(rng, 0, nk - 1)];
+    }
     for (int k = 0; k < TASK_KINDS; k++) if (o->task_mask >> k & 1) kinds[nk++] = k;
     return (task_kind)kinds[tm_rng_int(rng, 0, nk - 1)];
 }
@@ -235,7 +243,7 @@ static void *worker(void *arg) {
         it->n = generate(d, smp, prompt, np, it->tok, s->c.seq_len, text, sizeof text);
         it->v = task_check(&it->t, text);
         snprintf(it->text, sizeof it->text, "%s", text);
-        it->reward = it->v.reward;
+        it->reward = task_reward(&it->v, s->o.verdict_reward);
         for (int t = 0; t < it->n - 1; t++) it->w[t] = t >= np - 1 ? 1.0f : 0.0f;
         r1_sampler_free(smp);
     }
@@ -335,19 +343,21 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
     for (int a = 0; a < total; a += samples) {
         int k = items[a].t.kind;
         if (ev->n[k] == 0) snprintf(ev->sample[k], sizeof ev->sample[k], "%.79s -> %.300s", items[a].t.prompt, items[a].text);
-        bool any = false;
+        bool any = false, any_faithful = false;
         for (int r = 0; r < samples; r++) {
             seqitem *it = &items[a + r];
             ev->acc[k] += it->v.correct;
             ev->faithful[k] += it->v.trace_valid;
             any |= it->v.correct;
+            any_faithful |= it->v.correct && it->v.trace_valid;
             len += it->v.think_len;
         }
         ev->pass_any[k] += any;
+        ev->pass_faithful[k] += any_faithful;
         ev->n[k] += samples;
     }
     for (int k = 0; k < TASK_KINDS; k++)
-        if (ev->n[k]) { ev->acc[k] /= ev->n[k]; ev->faithful[k] /= ev->n[k]; ev->pass_any[k] /= ev->n[k] / samples; }
+        if (ev->n[k]) { ev->acc[k] /= ev->n[k]; ev->faithful[k] /= ev->n[k]; ev->pass_any[k] /= ev->n[k] / samples; ev->pass_faithful[k] /= ev->n[k] / samples; }
     ev->mean_len = total ? len / total : 0;
     free(items);
 }
@@ -412,7 +422,7 @@ r1_status tr_run(tr_state *s, r1_error *err) {
                 task_make(&t, pick_kind(o, &rng), o->digits, false, &rng);
                 for (int g = 0; g < G; g++) items[b * G + g].t = t;
             }
-            run_jobs(s, items, n, 1, rng, 1.0f);
+            run_jobs(s, items, n, 1, rng, o->grpo_temp);
             double sr = 0, sl = 0;
             int zv = 0;
             for (int b = 0; b < o->batch; b++) {

@@ -26,6 +26,10 @@ typedef struct tr_opts {
     int warmup;
     int digits;             /* max digits per operand                                   */
     unsigned task_mask;     /* bit k = task kind k used                                 */
+    float cd_share;         /* < 0: training prompts uniform over the tasks; else the share of
+                             * Countdown prompts (the rest uniform over the other tasks)  */
+    float grpo_temp;        /* GRPO rollout temperature (1: the policy itself)             */
+    float verdict_reward;   /* GRPO: weight of the Countdown process reward (task_reward)  */
     int eval_n;             /* held-out problems per task for evaluation                 */
     int eval_every;         /* steps between evaluations (0: only at the end)            */
     const char *ckpt;       /* checkpoint path (saved every ckpt_every steps and at end) */
@@ -48,6 +52,7 @@ r1_status tr_run(tr_state *s, r1_error *err);
  * of completions whose trace is valid and leads to the stated answer). */
 typedef struct tr_eval {
     double acc[TASK_KINDS], faithful[TASK_KINDS], pass_any[TASK_KINDS];
+    double pass_faithful[TASK_KINDS];  /* any sample right AND derived by a valid trace */
     int n[TASK_KINDS];
     double mean_len;
     char sample[TASK_KINDS][400];   /* the first held-out completion of each task */

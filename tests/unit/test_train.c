@@ -237,6 +237,60 @@ static void test_tasks_and_reward(void) {
     CHECK(task_encode("abc", ids, 2) == -1, " ");
 }
 
+/* The Countdown process reward (task_reward with a verdict weight): a share of right
+ * attempt lines (true arithmetic, right yes/no verdict, no repeat), only for a well-formed
+ * completion; it never stands in for the accuracy reward. */
+static void test_verdict_reward(void) {
+    task t = {.kind = TASK_COUNTDOWN, .nums = {3, 7, 25}, .target = 46};
+    snprintf(t.prompt, sizeof t.prompt, "Using 3, 7 and 25, make 46 with + - *.");
+    const float w = 0.5f;
+    /* a clean trace: one right "no", one right "yes" -> accuracy + format + full process reward */
+    const char *good = "<think>\n3+7=10, 10+25=35 no\n3*7=21, 21+25=46 yes\nso (3*7)+25\n</think>\n\n(3*7)+25";
+    task_verdict v = task_check(&t, good);
+    CHECK(v.correct && v.trace_valid && v.n_steps == 2 && v.n_steps_ok == 2, "%d/%d", v.n_steps_ok, v.n_steps);
+    CHECK(fabsf(task_reward(&v, w) - (1.1f + w)) < 1e-6f && task_reward(&v, 0.0f) == v.reward, " ");
+    /* right arithmetic, wrong verdict ("yes" on 35): that line earns nothing, and the
+     * answer it states is not the target -> no accuracy reward either */
+    v = task_check(&t, "<think>\n3+7=10, 10+25=35 yes\nso (3+7)+25\n</think>\n\n(3+7)+25");
+    CHECK(v.format_ok && !v.correct && !v.trace_valid && v.n_steps == 1 && v.n_steps_ok == 0, " ");
+    CHECK(fabsf(task_reward(&v, w) - 0.1f) < 1e-6f, "wrong yes rewarded: %g", task_reward(&v, w));
+    /* "no" on an attempt that does reach the target is a wrong verdict too */
+    v = task_check(&t, "<think>\n3*7=21, 21+25=46 no\n3+7=10, 10+25=35 no\nso (3+7)+25\n</think>\n\n(3+7)+25");
+    CHECK(v.n_steps == 2 && v.n_steps_ok == 1 && fabsf(task_reward(&v, w) - (0.1f + 0.5f * w)) < 1e-6f, " ");
+    /* a right answer after a right-looking trace with a false step: no accuracy reward,
+     * the false step earns no process reward (wrong arithmetic, verdict consistent with it) */
+    v = task_check(&t, "<think>\n3+7=11, 11+25=36 no\n3*7=21, 21+25=46 yes\nso (3*7)+25\n</think>\n\n(3*7)+25");
+    CHECK(v.correct && !v.trace_valid && v.n_steps_ok == 1 && v.n_steps == 2, " ");
+    CHECK(task_reward(&v, w) < 1.0f, "accuracy reward without a valid trace");
+    /* repeating a right "no" earns nothing more: the share falls */
+    v = task_check(&t, "<think>\n3+7=10, 10+25=35 no\n3+7=10, 10+25=35 no\n3+7=10, 10+25=35 no\n"
+                       "3*7=21, 21+25=46 yes\nso (3*7)+25\n</think>\n\n(3*7)+25");
+    CHECK(v.trace_valid && v.n_steps == 4 && v.n_steps_ok == 2, "%d/%d", v.n_steps_ok, v.n_steps);
+    task_verdict vg = task_check(&t, good);
+    CHECK(task_reward(&v, w) < task_reward(&vg, w), " ");
+    /* numbers not the problem's, garbage lines, attempts after the hit: not right */
+    v = task_check(&t, "<think>\n4+7=11, 11+25=36 no\nhmm\n3*7=21, 21+25=46 yes\n3+7=10, 10+25=35 no\n"
+                       "so (3*7)+25\n</think>\n\n(3*7)+25");
+    CHECK(!v.trace_valid && v.n_steps == 4 && v.n_steps_ok == 1, "%d/%d", v.n_steps_ok, v.n_steps);
+    /* no process reward without the format (answer outside the tags, missing </think>) */
+    v = task_check(&t, "<think>\n3+7=10, 10+25=35 no\n3*7=21, 21+25=46 yes\nso (3*7)+25\n(3*7)+25");
+    CHECK(!v.format_ok && task_reward(&v, w) == 0.0f, " ");
+    /* the arithmetic tasks have no process term */
+    task a = {.kind = TASK_ADD, .a = 347, .b = 589};
+    v = task_check(&a, "<think>\n7+9+0=16\n4+8+1=13\n3+5+1=9\nso 936\n</think>\n\n936");
+    CHECK(v.n_steps == 0 && task_reward(&v, w) == v.reward, " ");
+    /* every synthetic trace without a slip scores the full share; validity is unchanged */
+    uint64_t rng = 11;
+    char buf[2048];
+    for (int i = 0; i < 200; i++) {
+        task c;
+        task_make(&c, TASK_COUNTDOWN, 3, i % 2, &rng);
+        task_trace(&c, 0.0f, &rng, buf, sizeof buf);
+        v = task_check(&c, buf);
+        CHECK(v.trace_valid && v.n_steps >= 1 && v.n_steps_ok == v.n_steps, "%d/%d: %s", v.n_steps_ok, v.n_steps, buf);
+    }
+}
+
 /* The held-out set the engine evaluation (--heldout-prompts / --score) and --eval share:
  * deterministic, ordered by task kind, n per task, and disjoint from the training split. */
 static bool same_problem(const task *x, const task *y) {
@@ -265,6 +319,7 @@ static void test_heldout_set(void) {
 int main(void) {
     RUN(test_heldout_set);
     RUN(test_tasks_and_reward);
+    RUN(test_verdict_reward);
     RUN(test_gemm);
     RUN(test_gradients);
     RUN(test_gradients_loops);
