@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 /* True if `name` is a routed-expert tensor (blk.N.ffn_{gate,up,down}_exps.weight);
@@ -59,61 +60,166 @@ r1_status r1_bench_weight_bytes(const char *path, r1_bench_weights *out, r1_erro
     return R1_OK;
 }
 
-/* One probe thread: sums words [lo, hi) of the buffer with 4 independent accumulators
- * (so the adds do not serialise); the sum is stored so the compiler cannot drop the loop. */
+/* ---- read-bandwidth probe ----------------------------------------------------------------
+ * Read kernels: each sums the 64-bit lanes of [p, p + n) (p 64-byte aligned, n a multiple of
+ * 256) with four independent accumulators, so neither the adds nor the loop limit the rate;
+ * the sum is returned so the loads cannot be dropped. The widest one the CPU runs is used
+ * (r1_isa_active: AVX-512 / AVX2 on x86-64, chosen at run time); the portable loop is for
+ * other CPUs and R1_ISA=scalar. No software prefetch: a plain sequential stream, as STREAM. */
+#define BW_HUGE ((size_t)2 << 20)   /* x86-64 / arm64 (4 KiB granule) PMD huge page */
+#define BW_UNIT ((size_t)64 << 10)  /* buffer granule; every thread's slice a multiple of 256 B */
+
+static uint64_t read_portable(const uint8_t *p, size_t n) {
+    const uint64_t *w = (const uint64_t *)(const void *)p;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i < n / 8; i += 8) {
+        a += w[i] + w[i + 4]; b += w[i + 1] + w[i + 5]; c += w[i + 2] + w[i + 6]; d += w[i + 3] + w[i + 7];
+    }
+    return a + b + c + d;
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+__attribute__((target("avx2"))) static uint64_t read_avx2(const uint8_t *p, size_t n) {
+    __m256i a = _mm256_setzero_si256(), b = a, c = a, d = a;
+    for (size_t i = 0; i < n; i += 128) {
+        a = _mm256_add_epi64(a, _mm256_load_si256((const __m256i *)(const void *)(p + i)));
+        b = _mm256_add_epi64(b, _mm256_load_si256((const __m256i *)(const void *)(p + i + 32)));
+        c = _mm256_add_epi64(c, _mm256_load_si256((const __m256i *)(const void *)(p + i + 64)));
+        d = _mm256_add_epi64(d, _mm256_load_si256((const __m256i *)(const void *)(p + i + 96)));
+    }
+    uint64_t o[4];
+    _mm256_storeu_si256((__m256i *)(void *)o, _mm256_add_epi64(_mm256_add_epi64(a, b), _mm256_add_epi64(c, d)));
+    return o[0] + o[1] + o[2] + o[3];
+}
+__attribute__((target("avx512f"))) static uint64_t read_avx512(const uint8_t *p, size_t n) {
+    __m512i a = _mm512_setzero_si512(), b = a, c = a, d = a;
+    for (size_t i = 0; i < n; i += 256) {
+        a = _mm512_add_epi64(a, _mm512_load_si512((const void *)(p + i)));
+        b = _mm512_add_epi64(b, _mm512_load_si512((const void *)(p + i + 64)));
+        c = _mm512_add_epi64(c, _mm512_load_si512((const void *)(p + i + 128)));
+        d = _mm512_add_epi64(d, _mm512_load_si512((const void *)(p + i + 192)));
+    }
+    uint64_t o[8];
+    _mm512_storeu_si512((void *)o, _mm512_add_epi64(_mm512_add_epi64(a, b), _mm512_add_epi64(c, d)));
+    return o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7];
+}
+#endif
+
+typedef uint64_t (*read_fn)(const uint8_t *p, size_t n);
+
+static read_fn pick_reader(const char **name) {
+#if defined(__x86_64__)
+    const r1_isa isa = r1_isa_active();
+    if (isa == R1_ISA_AVX512) { *name = "avx512"; return read_avx512; }
+    if (isa == R1_ISA_AVX2) { *name = "avx2"; return read_avx2; }
+#endif
+    *name = "portable";
+    return read_portable;
+}
+
+/* The probe's threads start only when all of them exist (state 1; 2 = one could not be
+ * created: those started return at once), then make `reps` passes over their slices, each
+ * between two barrier waits so all start together and a pass ends when the slowest thread
+ * is done; thread 0 times the passes. */
+typedef struct bw_shared {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int state;                  /* 0 wait, 1 go, 2 abort */
+    pthread_barrier_t bar;
+} bw_shared;
+
 typedef struct bw_job {
-    const uint64_t *buf;
-    size_t lo, hi;          /* word range */
+    const uint8_t *p;
+    size_t n;                   /* bytes of this thread's slice */
+    read_fn read;
+    int reps;
+    bw_shared *sh;
+    double *dt;                 /* thread 0: per-pass times, else NULL */
     uint64_t sum;
 } bw_job;
 
 static void *bw_worker(void *arg) {
     bw_job *j = arg;
-    uint64_t a = 0, b = 0, c = 0, d = 0;
-    for (size_t i = j->lo; i < j->hi; i += 4) {
-        a += j->buf[i]; b += j->buf[i + 1]; c += j->buf[i + 2]; d += j->buf[i + 3];
+    pthread_mutex_lock(&j->sh->mu);
+    while (j->sh->state == 0) pthread_cond_wait(&j->sh->cv, &j->sh->mu);
+    const int state = j->sh->state;
+    pthread_mutex_unlock(&j->sh->mu);
+    if (state != 1) return NULL;
+    for (int r = 0; r < j->reps; r++) {
+        pthread_barrier_wait(&j->sh->bar);
+        const double t0 = r1_time_s();
+        j->sum += j->read(j->p, j->n);
+        pthread_barrier_wait(&j->sh->bar);
+        if (j->dt) j->dt[r] = r1_time_s() - t0;
     }
-    j->sum = a + b + c + d;
     return NULL;
 }
 
-r1_status r1_bench_bandwidth(size_t bytes, int n_threads, int reps, double *gbps, r1_error *err) {
-    const size_t unit = 64 * 1024;
-    bytes = bytes < unit ? unit : bytes / unit * unit;
-    if (n_threads < 1 || n_threads > 1024 || reps < 1)
+r1_status r1_bench_bandwidth(size_t bytes, int n_threads, int reps, r1_bench_bw *out, r1_error *err) {
+    memset(out, 0, sizeof *out);
+    if (n_threads < 1 || n_threads > 1024 || reps < 1 || reps > 1000)
         return r1_set_error(err, R1_ERR_INVALID_ARG, "bandwidth probe: bad threads %d / reps %d", n_threads, reps);
-    uint64_t *buf = malloc(bytes);   /* bytes/8 words, a multiple of 8192 */
+    const size_t slice = bytes / (size_t)n_threads / BW_UNIT * BW_UNIT;
+    const size_t per = slice ? slice : BW_UNIT;
+    bytes = per * (size_t)n_threads;
+    /* 2 MiB-aligned anonymous memory advised MADV_HUGEPAGE, as the weights are held
+     * (gguf_load_anon), so the probe and the decode have the same TLB reach */
+    const size_t len = (bytes + BW_HUGE - 1) & ~(BW_HUGE - 1);
+    uint8_t *raw = mmap(NULL, len + BW_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return r1_set_error(err, R1_ERR_NOMEM, "bandwidth probe: cannot map %zu MiB", bytes >> 20);
+    uint8_t *buf = (uint8_t *)(((uintptr_t)raw + BW_HUGE - 1) & ~(uintptr_t)(BW_HUGE - 1));
+    if (buf > raw) munmap(raw, (size_t)(buf - raw));
+    if (buf + len < raw + len + BW_HUGE) munmap(buf + len, (size_t)(raw + len + BW_HUGE - (buf + len)));
+#ifdef MADV_HUGEPAGE
+    out->hugepages = madvise(buf, len, MADV_HUGEPAGE) == 0;
+#endif
     bw_job *jobs = calloc((size_t)n_threads, sizeof *jobs);
     pthread_t *th = calloc((size_t)n_threads, sizeof *th);
-    if (!buf || !jobs || !th) {
-        free(buf); free(jobs); free(th);
-        return r1_set_error(err, R1_ERR_NOMEM, "bandwidth probe: cannot allocate %zu MiB", bytes >> 20);
-    }
-    const size_t words = bytes / 8;
-    for (size_t i = 0; i < words; i++) buf[i] = i * 0x9E3779B97F4A7C15ull;   /* fault pages in */
-    const size_t per = (words / (size_t)n_threads) & ~(size_t)3;   /* multiple of 4 words */
-    double best = 0;
+    double *dt = calloc((size_t)reps, sizeof *dt);
+    bw_shared sh = {.state = 0};
+    bool sync_ok = false;
     r1_status s = R1_OK;
-    for (int r = 0; r < reps && s == R1_OK; r++) {
-        const double t0 = r1_time_s();
-        int started = 0;
-        for (int t = 0; t < n_threads; t++) {
-            jobs[t] = (bw_job){.buf = buf, .lo = (size_t)t * per, .hi = t == n_threads - 1 ? words : (size_t)(t + 1) * per};
-            if (t > 0) {
-                if (pthread_create(&th[t], NULL, bw_worker, &jobs[t])) {
-                    s = r1_set_error(err, R1_ERR_INTERNAL, "bandwidth probe: cannot start thread %d", t);
-                    break;
-                }
-                started++;
-            }
-        }
-        if (s == R1_OK) bw_worker(&jobs[0]);
-        for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
-        const double dt = r1_time_s() - t0;
-        if (s == R1_OK && dt > 0 && (double)bytes / dt / 1e9 > best) best = (double)bytes / dt / 1e9;
+    if (!jobs || !th || !dt) { s = r1_set_error(err, R1_ERR_NOMEM, "bandwidth probe: out of memory"); goto done; }
+    if (pthread_mutex_init(&sh.mu, NULL) || pthread_cond_init(&sh.cv, NULL) ||
+        pthread_barrier_init(&sh.bar, NULL, (unsigned)n_threads)) {
+        s = r1_set_error(err, R1_ERR_INTERNAL, "bandwidth probe: cannot create its locks");
+        goto done;   /* (with glibc a partial init holds nothing to release) */
     }
-    free(buf); free(jobs); free(th);
-    if (s == R1_OK) *gbps = best;
+    sync_ok = true;
+    for (size_t i = 0; i < len; i += 4096) memset(buf + i, (int)(i >> 12), 4096);   /* fault pages in */
+    const read_fn read = pick_reader(&out->kernel);
+    int started = 0;
+    for (int t = 0; t < n_threads; t++) {
+        jobs[t] = (bw_job){.p = buf + (size_t)t * per, .n = per, .read = read, .reps = reps, .sh = &sh,
+                           .dt = t ? NULL : dt};
+        if (t > 0) {
+            if (pthread_create(&th[t], NULL, bw_worker, &jobs[t])) break;
+            started++;
+        }
+    }
+    pthread_mutex_lock(&sh.mu);
+    sh.state = started == n_threads - 1 ? 1 : 2;
+    pthread_cond_broadcast(&sh.cv);
+    pthread_mutex_unlock(&sh.mu);
+    if (sh.state == 1) bw_worker(&jobs[0]);
+    for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
+    if (sh.state != 1) {
+        s = r1_set_error(err, R1_ERR_INTERNAL, "bandwidth probe: cannot start thread %d", started + 1);
+        goto done;
+    }
+    double best = dt[0];
+    for (int r = 1; r < reps; r++) if (dt[r] < best) best = dt[r];
+    out->gbps = best > 0 ? (double)bytes / best / 1e9 : 0;
+    out->bytes = bytes;
+done:
+    if (sync_ok) {
+        pthread_barrier_destroy(&sh.bar);
+        pthread_cond_destroy(&sh.cv);
+        pthread_mutex_destroy(&sh.mu);
+    }
+    free(jobs); free(th); free(dt);
+    munmap(buf, len);
     return s;
 }
 

@@ -8,8 +8,9 @@
  *                           expert tensors ("*_exps.*") count n_expert_used / n_expert of their
  *                           size (the expected share one token touches).
  *   r1_bench_bandwidth      STREAM-like read probe: n threads each sum their slice of a
- *                           buffer (sized ≫ last-level cache); best of `reps` passes, GB/s
- *                           (1e9 bytes/s).
+ *                           buffer (sized ≫ last-level cache) held in 2 MiB huge pages like
+ *                           the weights, with the widest vector loads the CPU runs; best of
+ *                           `reps` timed passes, GB/s (1e9 bytes/s).
  *   r1_bench_stats          median / min / max / stdev of a sample.
  *   r1_bench_peak_rss_bytes peak resident set size of this process (getrusage).
  */
@@ -28,9 +29,22 @@ typedef struct r1_bench_weights {
 /* Reads the tensor table of the GGUF file at `path` (all parts of a split file). */
 r1_status r1_bench_weight_bytes(const char *path, r1_bench_weights *out, r1_error *err);
 
-/* Allocates `bytes` (rounded down to 64 KiB multiples, >= 64 KiB), fills it, and returns in
- * *gbps the best read bandwidth of `reps` passes with `n_threads` threads. */
-r1_status r1_bench_bandwidth(size_t bytes, int n_threads, int reps, double *gbps, r1_error *err);
+/* Result of the read probe. */
+typedef struct r1_bench_bw {
+    double      gbps;       /* best pass: bytes / time of the slowest thread, 1e9 bytes/s      */
+    size_t      bytes;      /* bytes read per pass (the request rounded down to 64 KiB per thread) */
+    const char *kernel;     /* static name of the read loop: "avx512", "avx2" or "portable"  */
+    bool        hugepages;  /* madvise(MADV_HUGEPAGE) accepted on the buffer                  */
+} r1_bench_bw;
+
+/* Maps about `bytes` (n_threads slices of a multiple of 64 KiB, at least 64 KiB each) of
+ * 2 MiB-aligned anonymous memory advised MADV_HUGEPAGE, writes it once (faulting it in),
+ * starts n_threads - 1 threads (not pinned: the engine's pool does not pin either) and makes
+ * `reps` passes in which every thread reads its slice once, all starting together at a
+ * barrier; *out gets the fastest pass. The read loop is chosen at run time (r1_isa_active:
+ * AVX-512, AVX2, else portable 64-bit loads), four independent accumulators, no software
+ * prefetch. Thread creation is outside the timed passes. */
+r1_status r1_bench_bandwidth(size_t bytes, int n_threads, int reps, r1_bench_bw *out, r1_error *err);
 
 typedef struct r1_bench_stat { double median, min, max, stdev; } r1_bench_stat;
 /* Statistics of x[0..n) (n >= 1; x is reordered). */

@@ -10,8 +10,8 @@
  * then REPS timed repetitions; the median and min/max/stdev are reported.
  * Derived figures: tg GB/s = weight bytes read per token (bench.h: all tensors but the
  * token_embd row gather; routed experts at n_used/n_expert) × tg tokens/s; peak RSS
- * (getrusage) taken before the bandwidth probe; the probe itself (bench.h) runs after the
- * model is freed, with the same thread count, best of 5 passes.
+ * (getrusage) taken before the bandwidth probe; the probe itself (bench.h: huge pages, vector
+ * loads) runs after the model is freed, with the same thread count, best of BW_REPS passes.
  * Output: a human table, or with --json one object whose names "pp.n", "pp.tps_median",
  * "tg.n", "tg.tps_median", "tg.gbps", "threads", "peak_rss_mib", "bandwidth_gbps" are stable.
  * Exit status: 0 ok, 1 failure (one-line message), 2 usage error.
@@ -22,6 +22,8 @@
 #include "threadpool.h"
 #include <errno.h>
 #include <limits.h>
+
+#define BW_REPS 10   /* bandwidth probe passes (~0.1 s each at 1920 MiB) */
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -230,8 +232,9 @@ int cmd_bench(int argc, char **argv) {
     snprintf(hp_note, sizeof hp_note, "%s", info->hugepages_note);
     r1_model_free(model);
     model = NULL;
-    double bw = 0;
-    if (c.bw_mib > 0 && r1_bench_bandwidth((size_t)c.bw_mib << 20, threads, 5, &bw, &err) != R1_OK) goto fail;
+    r1_bench_bw probe = {0};
+    if (c.bw_mib > 0 && r1_bench_bandwidth((size_t)c.bw_mib << 20, threads, BW_REPS, &probe, &err) != R1_OK) goto fail;
+    const double bw = probe.gbps;
     const double gbps = (double)w.bytes_per_token * tg.st.median / 1e9;
     const double frac = bw > 0 ? gbps / bw : 0;
     if (c.json) {
@@ -251,8 +254,10 @@ int cmd_bench(int argc, char **argv) {
         snprintf(extra, sizeof extra, ", \"gbps\": %.4f", gbps);
         print_stat_json("tg", &tg, extra);
         printf(", \"peak_rss_mib\": %.1f, \"bandwidth_gbps\": %.4f, \"bw_probe_mib\": %d, \"bw_fraction\": %.4f, "
-               "\"load_s\": %.3f, \"weights\": \"%s\", \"weights_note\": ",
-               rss_mib, bw, c.bw_mib, frac, c.load_s, hp ? "hugepages" : "mmap");
+               "\"bw_probe_kernel\": \"%s\", \"bw_probe_hugepages\": %s, \"load_s\": %.3f, \"weights\": \"%s\", "
+               "\"weights_note\": ",
+               rss_mib, bw, c.bw_mib, frac, probe.kernel ? probe.kernel : "none", probe.hugepages ? "true" : "false",
+               c.load_s, hp ? "hugepages" : "mmap");
         print_json_str(hp_note);
         printf("}\n");
     } else {
@@ -274,8 +279,12 @@ int cmd_bench(int argc, char **argv) {
             printf("| %-12s | %10.2f | %10.2f | %10.2f | %8.2f | %9s |\n", test, tg.st.median, tg.st.min, tg.st.max,
                    gbps, pct);
         }
-        printf("\npeak RSS %.1f MiB; memory read bandwidth %.2f GB/s (%d threads, %d MiB buffer%s)\n", rss_mib, bw,
-               threads, c.bw_mib, c.bw_mib ? "" : ", probe skipped");
+        if (c.bw_mib > 0)
+            printf("\npeak RSS %.1f MiB; memory read bandwidth %.2f GB/s (%d threads, %d MiB buffer%s, %s loads, best of "
+                   "%d)\n", rss_mib, bw, threads, c.bw_mib, probe.hugepages ? " in huge pages" : "", probe.kernel,
+                   BW_REPS);
+        else
+            printf("\npeak RSS %.1f MiB; memory read bandwidth probe skipped\n", rss_mib);
     }
     rc = 0;
 fail:

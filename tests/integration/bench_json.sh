@@ -21,7 +21,8 @@ ok = (o["pp"]["n"] == 2 and num(o["pp"]["tps_median"]) and o["pp"]["tps_median"]
       and o["tg"]["n"] == 2 and num(o["tg"]["tps_median"]) and o["tg"]["tps_median"] > 0
       and num(o["tg"]["gbps"]) and o["tg"]["gbps"] > 0 and o["threads"] == 2
       and num(o["peak_rss_mib"]) and o["peak_rss_mib"] > 0 and num(o["bandwidth_gbps"]) and o["bandwidth_gbps"] > 0
-      and 0 < o["bytes_per_token"] <= o["file_bytes"] and o["tg"]["tps_min"] <= o["tg"]["tps_median"] <= o["tg"]["tps_max"])
+      and 0 < o["bytes_per_token"] <= o["file_bytes"] and o["tg"]["tps_min"] <= o["tg"]["tps_median"] <= o["tg"]["tps_max"]
+      and o["bw_probe_kernel"] in ("avx512", "avx2", "portable") and isinstance(o["bw_probe_hugepages"], bool))
 if sys.argv[2] == "moe":   # routed experts count at n_used / n_expert: well under the file size
     ok = ok and o["bytes_per_token"] < 0.9 * o["file_bytes"]
 if not ok:
@@ -29,7 +30,22 @@ if not ok:
     sys.exit(1)
 PY
 done
-"$build/r1" bench -m "$d/m.gguf" -p 4 -n 2 -r 1 --bw-mib 0 | grep -q "tg2" || { echo "bench_json: no table"; fail=1; }
+# the probe's read loop follows R1_ISA (each level this CPU runs, plus the portable loop)
+for lvl in scalar avx2 avx512; do
+  want=$lvl; [ $lvl = scalar ] && want=portable
+  case "$lvl:$(uname -m)" in
+    avx2:x86_64) grep -qw avx2 /proc/cpuinfo || continue ;;
+    avx512:x86_64) grep -qw avx512_vnni /proc/cpuinfo || continue ;;
+    avx*) continue ;;
+  esac
+  R1_ISA=$lvl "$build/r1" bench -m "$d/m.gguf" -p 0 -n 1 -r 1 -t 2 --bw-mib 8 --json > "$d/isa.json" \
+    || { echo "bench_json: r1 bench failed (R1_ISA=$lvl)"; fail=1; continue; }
+  /usr/bin/python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); sys.exit(not (o["bw_probe_kernel"] == sys.argv[2] and o["bandwidth_gbps"] > 0))' \
+    "$d/isa.json" "$want" || { echo "bench_json: R1_ISA=$lvl: probe kernel/bandwidth wrong: $(cat "$d/isa.json")"; fail=1; }
+done
+"$build/r1" bench -m "$d/m.gguf" -p 4 -n 2 -r 1 --bw-mib 0 > "$d/t.txt"
+grep -q "tg2" "$d/t.txt" || { echo "bench_json: no table"; fail=1; }
+grep -q "probe skipped" "$d/t.txt" || { echo "bench_json: --bw-mib 0 should say the probe was skipped"; fail=1; }
 "$build/r1" bench -m "$d/m.gguf" -p 0 -n 0 2>/dev/null; [ $? = 2 ] || { echo "bench_json: -p 0 -n 0 should exit 2"; fail=1; }
 "$build/r1" bench -m "$d/m.gguf" -r x 2>/dev/null; [ $? = 2 ] || { echo "bench_json: -r x should exit 2"; fail=1; }
 "$build/r1" bench -m "$d/none.gguf" -p 4 -n 2 2>/dev/null; [ $? = 1 ] || { echo "bench_json: missing model should exit 1"; fail=1; }
