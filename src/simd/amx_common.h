@@ -10,7 +10,9 @@
  *   src row 1 dword k, ..., src row 15 dword k] — the VNNI layout of a B tile
  *   (B[k/4][4*r + k%4] = q_r[k]) for 16 weight rows.
  * amx_store_acc(out, ldo, t0, mt, r0, rmask, acc, add): for t < mt, the rows of rmask of
- *   out[(t0+t)*ldo + r0 ...] = acc[t] (+ what is there when add: a later K chunk). */
+ *   out[(t0+t)*ldo + r0 ...] = acc[t] (+ what is there when add: a later K chunk).
+ * amx_store_acc16(out, ldo, t0, r0, rmask, acc, add): the same for mt == 16, unrolled so that
+ *   an acc[16] the caller keeps in registers (constant indices only) is not spilled. */
 #ifndef R1_SIMD_AMX_COMMON_H
 #define R1_SIMD_AMX_COMMON_H
 
@@ -68,6 +70,18 @@ static inline void amx_transpose16(const int8_t *src, size_t ss, int8_t *dst) {
 static inline void amx_store_acc(float *out, size_t ldo, int t0, int mt, int r0, __mmask16 rmask, const __m512 *acc,
                                  int add) {
     for (int t = 0; t < mt; t++) {
+        float *o = out + (size_t)(t0 + t) * ldo + r0;
+        __m512 v = acc[t];
+        if (add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
+        _mm512_mask_storeu_ps(o, rmask, v);
+    }
+}
+
+/* amx_store_acc for 16 tokens, unrolled (keeps a register-resident acc[16] in registers) */
+static inline __attribute__((always_inline)) void amx_store_acc16(float *out, size_t ldo, int t0, int r0,
+                                                                  __mmask16 rmask, const __m512 *acc, int add) {
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++) {
         float *o = out + (size_t)(t0 + t) * ldo + r0;
         __m512 v = acc[t];
         if (add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));

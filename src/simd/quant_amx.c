@@ -30,23 +30,100 @@
 
 #define AMX_MIN(a, b) ((a) < (b) ? (a) : (b))
 
-/* tiles for the Q8_0 kernel with mt token rows (1..16) */
-static void cfg_q8_0(int mt) {
-    amx_tile_cfg c;
-    memset(&c, 0, sizeof c);
-    c.palette = 1;
-    c.rows[0] = (uint8_t)mt; c.colsb[0] = 64;   /* C: mt x 16 int32 */
-    c.rows[1] = (uint8_t)mt; c.colsb[1] = 32;   /* A: mt x 32 int8  */
-    c.rows[2] = 8;           c.colsb[2] = 64;   /* B: 8 x (16 x 4) int8 */
-    amx_load_cfg(&c);
+enum { KCH = 64 };  /* blocks per packed chunk: 64 x 512 B = 32 KiB of packed weights */
+enum { Q8_LAG = 1 }; /* pairs between a pair's TDPBSSDs and its vector epilogue */
+
+/* Blocks 0..kb-1 of 16 weight rows (w = row 0's first block; rows >= mr are zero, scale 0)
+ * into VNNI B tiles, two blocks per 16x64 transpose: bpack[p] rows 0-7 = block 2p, rows
+ * 8-15 = block 2p+1 (zero when kb is odd and 2p+1 == kb); wsc[b][j] = d of row j, block b. */
+static void pack_q8_0(const char *w, size_t w_stride, int mr, int kb, int8_t (*bpack)[16 * 64], float (*wsc)[16]) {
+    _Alignas(64) int8_t wq[16][64];
+    for (int b = 0; b < kb; b += 2) {
+        const bool two = b + 1 < kb;
+        for (int j = 0; j < 16; j++) {
+            __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+            float d0 = 0.0f, d1 = 0.0f;
+            if (j < mr) {
+                const block_q8_0 *blk = (const block_q8_0 *)(w + (size_t)j * w_stride) + b;
+                lo = _mm256_loadu_si256((const __m256i *)blk[0].qs);
+                d0 = _cvtsh_ss(blk[0].d);
+                if (two) {
+                    hi = _mm256_loadu_si256((const __m256i *)blk[1].qs);
+                    d1 = _cvtsh_ss(blk[1].d);
+                }
+            }
+            _mm256_store_si256((__m256i *)wq[j], lo);
+            _mm256_store_si256((__m256i *)(wq[j] + 32), hi);
+            wsc[b][j] = d0;
+            if (two) wsc[b + 1][j] = d1;
+        }
+        amx_transpose16(&wq[0][0], 64, bpack[b / 2]);
+    }
 }
 
-enum { KCH = 64 };  /* blocks per packed chunk: 64 x 512 B = 32 KiB of packed weights */
+/* acc[t] += float(cb[t]) * ws * as[t] for the 16 tokens of one block */
+static inline __attribute__((always_inline)) void q8_epi16(__m512 *acc, const int32_t *cb, const float *wsc,
+                                                           const float *as) {
+    const __m512 ws = _mm512_load_ps(wsc);
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++) {
+        const __m512 c = _mm512_cvtepi32_ps(_mm512_load_si512(cb + t * 16));
+        acc[t] = _mm512_fmadd_ps(c, _mm512_mul_ps(ws, _mm512_set1_ps(as[t])), acc[t]);
+    }
+}
+
+/* One pair of blocks (2p, 2p+1 when two) for 16 tokens into C tiles c0, c1 -> cb[0], cb[1] */
+#define Q8_PAIR(c0, c1, a0, a1, b0, b1)                              \
+    do {                                                             \
+        _tile_zero(c0);                                              \
+        _tile_loadd(a0, ab + 2, (long)a_stride);                     \
+        _tile_loadd(b0, bpack[p], 64);                               \
+        _tile_dpbssd(c0, a0, b0);                                    \
+        if (two) {                                                   \
+            _tile_zero(c1);                                          \
+            _tile_loadd(a1, ab + 2 + sizeof(block_q8_0), (long)a_stride); \
+            _tile_loadd(b1, bpack[p] + 8 * 64, 64);                  \
+            _tile_dpbssd(c1, a1, b1);                                \
+        }                                                            \
+        _tile_stored(c0, cb[0], 64);                                 \
+        if (two) _tile_stored(c1, cb[1], 64);                        \
+    } while (0)
+
+/* 16 tokens (rows of a from abase, block 0 = the chunk's first) x 16 weight rows x kb blocks:
+ * the pair loop keeps two pairs of C tiles in flight; the float epilogue of pair p runs
+ * after the TDPBSSDs of pair p + Q8_LAG were issued, accumulators stay in registers. */
+static inline __attribute__((always_inline)) void q8_tok16(const char *abase, size_t a_stride, int kb,
+                                                           int8_t (*bpack)[16 * 64], float (*wsc)[16],
+                                                           __m512i vidx, __m512 *acc) {
+    _Alignas(64) int32_t cbuf[Q8_LAG + 1][2][16 * 16];
+    _Alignas(64) float asc[Q8_LAG + 1][2][16];
+    const int np = (kb + 1) / 2;
+    for (int p = 0; p < np + Q8_LAG; p++) {
+        if (p < np) {
+            const bool two = 2 * p + 1 < kb;
+            const char *ab = abase + (size_t)(2 * p) * sizeof(block_q8_0);
+            int32_t (*cb)[16 * 16] = cbuf[p % (Q8_LAG + 1)];
+            if (p & 1) Q8_PAIR(2, 3, 4, 5, 6, 7);
+            else Q8_PAIR(0, 1, 4, 5, 6, 7);
+            float (*as)[16] = asc[p % (Q8_LAG + 1)];
+            _mm512_store_ps(as[0], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(vidx, ab, 1))));
+            if (two)
+                _mm512_store_ps(as[1], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(
+                                           _mm512_i32gather_epi32(vidx, ab + sizeof(block_q8_0), 1))));
+        }
+        const int q = p - Q8_LAG;
+        if (q >= 0) {
+            const int s = q % (Q8_LAG + 1);
+            q8_epi16(acc, cbuf[s][0], wsc[2 * q], asc[s][0]);
+            if (2 * q + 1 < kb) q8_epi16(acc, cbuf[s][1], wsc[2 * q + 1], asc[s][1]);
+        }
+    }
+}
 
 static void gemm_q8_0_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a,
                           size_t a_stride, float *out, size_t ldo) {
     const int nb = n / 32;
-    _Alignas(64) int8_t bpack[KCH][8 * 64];
+    _Alignas(64) int8_t bpack[KCH / 2][16 * 64];
     _Alignas(64) float wsc[KCH][16];
     _Alignas(64) int32_t cbuf[16 * 16];
     _Alignas(64) float asc[16];
@@ -54,50 +131,40 @@ static void gemm_q8_0_amx(int n, int nr, int nc, const void *w, size_t w_stride,
     const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32(gather_ok ? (int)a_stride : 0));
     int cur_mt = 16;
-    cfg_q8_0(16);
+    amx_cfg_c4a2b2(16, 32);
     for (int r0 = 0; r0 < nr; r0 += 16) {
         const int mr = AMX_MIN(16, nr - r0);
         const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
         for (int k0 = 0; k0 < nb; k0 += KCH) {
             const int kb = AMX_MIN(KCH, nb - k0);
-            /* pack blocks k0..k0+kb of rows r0..r0+mr */
-            for (int b = 0; b < kb; b++) {
-                uint32_t *dst = (uint32_t *)bpack[b];
-                for (int j = 0; j < 16; j++) {
-                    if (j < mr) {
-                        const block_q8_0 *blk = (const block_q8_0 *)((const char *)w + (size_t)(r0 + j) * w_stride) + k0 + b;
-                        uint32_t q[8];
-                        memcpy(q, blk->qs, 32);
-                        for (int k4 = 0; k4 < 8; k4++) dst[k4 * 16 + j] = q[k4];
-                        wsc[b][j] = _cvtsh_ss(blk->d);
-                    } else {
-                        for (int k4 = 0; k4 < 8; k4++) dst[k4 * 16 + j] = 0;
-                        wsc[b][j] = 0.0f;
-                    }
-                }
-            }
+            pack_q8_0((const char *)w + (size_t)r0 * w_stride + (size_t)k0 * sizeof(block_q8_0), w_stride, mr, kb,
+                      bpack, wsc);
             for (int t0 = 0; t0 < nc; t0 += 16) {
                 const int mt = AMX_MIN(16, nc - t0);
-                if (mt != cur_mt) { cfg_q8_0(mt); cur_mt = mt; }
-                const char *abase = (const char *)a + (size_t)t0 * a_stride;
+                if (mt != cur_mt) { amx_cfg_c4a2b2(mt, 32); cur_mt = mt; }
+                const char *abase = (const char *)a + (size_t)t0 * a_stride + (size_t)k0 * sizeof(block_q8_0);
+                if (mt == 16 && gather_ok) {
+                    __m512 acc16[16];   /* constant indices only: kept in registers */
+#pragma GCC unroll 16
+                    for (int t = 0; t < 16; t++) acc16[t] = _mm512_setzero_ps();
+                    q8_tok16(abase, a_stride, kb, bpack, wsc, vidx, acc16);
+                    amx_store_acc16(out, ldo, t0, r0, rmask, acc16, k0 > 0);
+                    continue;
+                }
                 __m512 acc[16];
                 for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+                /* token tail (or a stride too big to gather): one block at a time */
                 for (int b = 0; b < kb; b++) {
-                    const char *ab = abase + (size_t)(k0 + b) * sizeof(block_q8_0);
+                    const char *ab = abase + (size_t)b * sizeof(block_q8_0);
                     _tile_zero(0);
-                    _tile_loadd(1, ab + 2, (long)a_stride);
-                    _tile_loadd(2, bpack[b], 64);
-                    _tile_dpbssd(0, 1, 2);
+                    _tile_loadd(4, ab + 2, (long)a_stride);
+                    _tile_loadd(6, bpack[b / 2] + (b % 2) * 8 * 64, 64);
+                    _tile_dpbssd(0, 4, 6);
                     _tile_stored(0, cbuf, 64);
-                    if (gather_ok && mt == 16) {
-                        __m512i d = _mm512_i32gather_epi32(vidx, ab, 1);
-                        _mm512_store_ps(asc, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d)));
-                    } else {
-                        for (int t = 0; t < mt; t++) {
-                            uint16_t h;
-                            memcpy(&h, ab + (size_t)t * a_stride, 2);
-                            asc[t] = _cvtsh_ss(h);
-                        }
+                    for (int t = 0; t < mt; t++) {
+                        uint16_t h;
+                        memcpy(&h, ab + (size_t)t * a_stride, 2);
+                        asc[t] = _cvtsh_ss(h);
                     }
                     const __m512 ws = _mm512_load_ps(wsc[b]);
                     for (int t = 0; t < mt; t++) {
