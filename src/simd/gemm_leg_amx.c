@@ -71,6 +71,71 @@ typedef void (*lg_dec_fn)(const void *blk, int8_t *q, float *d, float *m);
 
 enum { LG_KB = 64 };   /* blocks per chunk: 64 x 512 B of packed weights */
 
+enum { LG_LAG = 1 };   /* pairs between a pair's TDPBSSDs and its float epilogue */
+
+/* acc[t] += float(cb[t]) * wd * ad[t] (+ wm * as[t]) for the 16 tokens of one block */
+static inline __attribute__((always_inline)) void lg_epi16(__m512 *acc, const int32_t *cb, const float *wd,
+                                                           const float *wm, const float *ad, const float *as,
+                                                           const int has_min) {
+    const __m512 fd = _mm512_load_ps(wd);
+    const __m512 fm = has_min ? _mm512_load_ps(wm) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++) {
+        const __m512 c = _mm512_cvtepi32_ps(_mm512_load_si512(cb + t * 16));
+        acc[t] = _mm512_fmadd_ps(c, _mm512_mul_ps(fd, _mm512_set1_ps(ad[t])), acc[t]);
+        if (has_min) acc[t] = _mm512_fmadd_ps(fm, _mm512_set1_ps(as[t]), acc[t]);
+    }
+}
+
+/* blocks 2p (and 2p+1 when two) of 16 tokens into C tiles c0, c1, stored to cb[0], cb[1] */
+#define LG_PAIR(c0, c1)                                                                  \
+    do {                                                                                 \
+        _tile_zero(c0);                                                                  \
+        _tile_loadd(4, ab + 2 + 2 * has_min, (long)a_stride);                            \
+        _tile_loadd(6, bpack[p], 64);                                                    \
+        _tile_dpbssd(c0, 4, 6);                                                          \
+        if (two) {                                                                       \
+            _tile_zero(c1);                                                              \
+            _tile_loadd(5, ab + ablk + 2 + 2 * has_min, (long)a_stride);                 \
+            _tile_loadd(7, bpack[p] + 8 * 64, 64);                                       \
+            _tile_dpbssd(c1, 5, 7);                                                      \
+        }                                                                                \
+        _tile_stored(c0, cb[0], 64);                                                     \
+        if (two) _tile_stored(c1, cb[1], 64);                                            \
+    } while (0)
+
+/* 16 tokens (rows of a from abase, block 0 = the chunk's first) x 16 weight rows x kb
+ * blocks: two pairs of C tiles in flight, the float epilogue of pair p runs after the
+ * TDPBSSDs of pair p + LG_LAG were issued; accumulators stay in registers. */
+static inline __attribute__((always_inline)) void lg_tok16(const char *abase, size_t a_stride, size_t ablk, int kb,
+                                                           int8_t (*bpack)[16 * 64], float (*wd)[16], float (*wm)[16],
+                                                           __m512i vidx, __m512 *acc, const int has_min) {
+    _Alignas(64) int32_t cbuf[LG_LAG + 1][2][16 * 16];
+    _Alignas(64) float ad[LG_LAG + 1][2][16], as[LG_LAG + 1][2][16];
+    const int np = (kb + 1) / 2;
+    for (int p = 0; p < np + LG_LAG; p++) {
+        if (p < np) {
+            const bool two = 2 * p + 1 < kb;
+            const char *ab = abase + (size_t)(2 * p) * ablk;
+            const int s = p % (LG_LAG + 1);
+            int32_t (*cb)[16 * 16] = cbuf[s];
+            if (p & 1) LG_PAIR(2, 3);
+            else LG_PAIR(0, 1);
+            for (int h = 0; h < 1 + two; h++) {
+                const __m512i v = _mm512_i32gather_epi32(vidx, ab + (size_t)h * ablk, 1);
+                _mm512_store_ps(ad[s][h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)));
+                if (has_min) _mm512_store_ps(as[s][h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16))));
+            }
+        }
+        const int q = p - LG_LAG;
+        if (q >= 0) {
+            const int s = q % (LG_LAG + 1);
+            lg_epi16(acc, cbuf[s][0], wd[2 * q], wm[2 * q], ad[s][0], as[s][0], has_min);
+            if (2 * q + 1 < kb) lg_epi16(acc, cbuf[s][1], wd[2 * q + 1], wm[2 * q + 1], ad[s][1], as[s][1], has_min);
+        }
+    }
+}
+
 #define LG_DP(c, at, bt, b)                                                                  \
     do {                                                                                     \
         _tile_zero(c);                                                                       \
@@ -120,6 +185,14 @@ gemm_lg_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
                 if (mt != cur_mt) { amx_cfg_c4a2b2(mt, 32); cur_mt = mt; }
                 const __mmask16 tmask = (__mmask16)((1u << mt) - 1);
                 const char *abase = (const char *)a + (size_t)t0 * a_stride;
+                if (mt == 16 && gather_ok) {
+                    __m512 acc16[16];   /* constant indices only: kept in registers */
+#pragma GCC unroll 16
+                    for (int t = 0; t < 16; t++) acc16[t] = _mm512_setzero_ps();
+                    lg_tok16(abase + (size_t)k0 * ablk, a_stride, ablk, kb, bpack, wd + 0, wm + 0, vidx, acc16, has_min);
+                    amx_store_acc16(out, ldo, t0, r0, rmask, acc16, k0 > 0);
+                    continue;
+                }
                 __m512 acc[16];
                 for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
                 for (int b0 = 0; b0 < kb; b0 += 4) {
