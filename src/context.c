@@ -57,7 +57,7 @@ r1_status r1_context_create(const r1_model *m, const r1_context_params *params, 
     r1_status s = threadpool_create(p.n_threads, &c->pool, err);
     if (s == R1_OK) s = kvcache_init(&c->kv, m, c->n_ctx, p.kv_f16 ? R1_TYPE_F16 : R1_TYPE_F32, err);
     if (s != R1_OK) { r1_context_free(c); return s; }
-    c->par = (r1_par){par_run, c->pool, c->n_threads};
+    c->par = (r1_par){par_run, c->pool, c->n_threads, &c->arena};
 
     const size_t B = (size_t)c->n_batch, E = (size_t)I->n_embd, QW = (size_t)I->n_head * (size_t)I->head_dim;
     const size_t F = (size_t)(I->n_ff > 0 ? I->n_ff : 1);
@@ -94,6 +94,7 @@ void r1_context_free(r1_context *c) {
     if (!c) return;
     threadpool_free(c->pool);
     kvcache_free(&c->kv);
+    r1_arena_free(&c->arena);
     float *bufs[] = {c->x, c->xn, c->y, c->q, c->att, c->kb, c->vb, c->vrow, c->ffa, c->ffb, c->scores};
     for (size_t i = 0; i < R1_ARRAY_LEN(bufs); i++) r1_free_aligned(bufs[i]);
     r1_free_aligned(c->act);
@@ -131,6 +132,7 @@ r1_status r1_eval(r1_context *c, const int32_t *tokens, int n, float *logits, bo
         const int k = R1_MIN(c->n_batch, n - done);
         const bool last = done + k == n;
         float *dst = !logits ? NULL : all ? logits + (size_t)done * (size_t)n_vocab : last ? logits : NULL;
+        r1_arena_fit(&c->arena);   /* a failure is not fatal: what does not fit uses malloc */
         r1_status s = forward_chunk(c, tokens + done, k, c->pos, dst, all, err);
         if (s != R1_OK) { c->pos = start; return s; }
         c->pos += k;

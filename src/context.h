@@ -1,7 +1,10 @@
 /*
  * context.h — one sequence's state: KV cache, thread pool and preallocated scratch for
  * a chunk of up to n_batch tokens (internal; shared by context.c and forward.c).
- * Nothing is allocated during r1_eval: every buffer below is sized at creation.
+ * Nothing is allocated during r1_eval: every buffer below is sized at creation, and the
+ * MLA/MoE layers' scratch comes from `arena`, which grows (before a chunk, never during
+ * one) only when a chunk needed more than any before it — so a decode loop allocates
+ * nothing after its first step.
  */
 #ifndef R1_CONTEXT_H
 #define R1_CONTEXT_H
@@ -16,6 +19,7 @@ struct r1_context {
     int          pos;                /* tokens in the cache                            */
     threadpool  *pool;
     r1_par       par;                /* the pool as a runner for mla.c / moe.c          */
+    r1_arena     arena;              /* their scratch (par.arena), fitted before each chunk */
     r1_kvcache   kv;
     r1_abort_fn  abort_fn;
     void        *abort_user;

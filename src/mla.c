@@ -510,8 +510,19 @@ typedef struct att_job {
     float *vout;           /* [n_tok][H*Dv]                                  */
     float *scratch;        /* per worker: per_worker floats                  */
     size_t per_worker;
+    size_t nested;         /* bytes at the end of each worker's scratch: the arena of
+                              the products it runs (r1_wmat_mul_scratch)     */
     int *failed;           /* per worker: 1 if an allocation failed          */
+    int *spilled;          /* per worker: products its arena could not hold  */
 } att_job;
+
+/* The serial runner of worker i's products: its own arena over the last `nested` bytes
+ * of its scratch (so they take nothing from the heap). */
+static r1_par worker_par(const att_job *j, int i, r1_arena *a) {
+    char *end = (char *)(j->scratch + j->per_worker * (size_t)(i + 1));
+    r1_arena_over(a, end - j->nested, j->nested);
+    return (r1_par){.n = 1, .arena = a};
+}
 
 /* Absorbed form for heads [h0, h1): q_lat = W_uk[h]^T q_nope, attention over the latent
  * rows, v = W_uv[h] o_lat. Scratch: qabs [n_tok][Hw][W] | olat [n_tok][Hw][R] | ws. */
@@ -524,15 +535,17 @@ static void absorbed_worker(void *arg, int i, int nw) {
     float *qabs = j->scratch + j->per_worker * (size_t)i;
     float *olat = qabs + (size_t)j->n_tok * Hw * W;
     float *ws = olat + (size_t)j->n_tok * Hw * R;
+    r1_arena arena;
+    const r1_par wp = worker_par(j, i, &arena);
     r1_status st = R1_OK;
     for (int h = h0; h < h1 && !st; h++) {
         r1_wmat uk = head_uk(j->w, c, h);
         const float *qn = j->q + (size_t)h * Dq;
         float *qa = qabs + (size_t)(h - h0) * W;
         if (j->w->layout == R1_MLA_LAYOUT_SPLIT)
-            st = r1_wmat_mul(&uk, j->n_tok, qn, (size_t)H * Dq, qa, (size_t)Hw * W, NULL, NULL);
+            st = r1_wmat_mul(&uk, j->n_tok, qn, (size_t)H * Dq, qa, (size_t)Hw * W, &wp, NULL);
         else
-            st = r1_wmat_mul_t(&uk, j->n_tok, qn, (size_t)H * Dq, qa, (size_t)Hw * W, NULL, NULL);
+            st = r1_wmat_mul_t(&uk, j->n_tok, qn, (size_t)H * Dq, qa, (size_t)Hw * W, &wp, NULL);
         for (int t = 0; t < j->n_tok; t++)
             memcpy(qa + (size_t)t * Hw * W + R, qn + (size_t)t * H * Dq + Dn, sizeof(float) * Dr);
     }
@@ -541,9 +554,10 @@ static void absorbed_worker(void *arg, int i, int nw) {
     for (int h = h0; h < h1 && !st; h++) {
         r1_wmat uv = head_uv(j->w, c, h);
         st = r1_wmat_mul(&uv, j->n_tok, olat + (size_t)(h - h0) * R, (size_t)Hw * R, j->vout + (size_t)h * Dv,
-                         (size_t)H * Dv, NULL, NULL);
+                         (size_t)H * Dv, &wp, NULL);
     }
     if (st) j->failed[i] = 1;
+    j->spilled[i] = (int)arena.n_heap;
 }
 
 /* Expanded form for heads [h0, h1): k = [W_uk c | k_rope], v = W_uv c for all L cached
@@ -559,12 +573,14 @@ static void expanded_worker(void *arg, int i, int nw) {
     float *kh = j->scratch + j->per_worker * (size_t)i;
     float *vh = kh + (size_t)L * Dq, *qh = vh + (size_t)L * Dv, *sc = qh + (size_t)n_tok * Dq;
     float *oh = sc + (size_t)n_tok * L;
+    r1_arena arena;
+    const r1_par wp = worker_par(j, i, &arena);
     r1_status st = R1_OK;
     for (int h = h0; h < h1 && !st; h++) {
         r1_wmat uk = head_uk(j->w, c, h), uv = head_uv(j->w, c, h);
-        if (j->w->layout == R1_MLA_LAYOUT_SPLIT) st = r1_wmat_mul_t(&uk, L, j->cf, W, kh, Dq, NULL, NULL);
-        else st = r1_wmat_mul(&uk, L, j->cf, W, kh, Dq, NULL, NULL);
-        if (!st) st = r1_wmat_mul(&uv, L, j->cf, W, vh, Dv, NULL, NULL);
+        if (j->w->layout == R1_MLA_LAYOUT_SPLIT) st = r1_wmat_mul_t(&uk, L, j->cf, W, kh, Dq, &wp, NULL);
+        else st = r1_wmat_mul(&uk, L, j->cf, W, kh, Dq, &wp, NULL);
+        if (!st) st = r1_wmat_mul(&uv, L, j->cf, W, vh, Dv, &wp, NULL);
         if (st) break;
         for (int k = 0; k < L; k++) memcpy(kh + (size_t)k * Dq + Dn, j->cf + (size_t)k * W + R, sizeof(float) * Dr);
         for (int t = 0; t < n_tok; t++) memcpy(qh + (size_t)t * Dq, j->q + ((size_t)t * H + h) * Dq, sizeof(float) * Dq);
@@ -587,6 +603,7 @@ static void expanded_worker(void *arg, int i, int nw) {
             memcpy(j->vout + ((size_t)t * H + h) * Dv, oh + (size_t)t * Dv, sizeof(float) * Dv);
     }
     if (st) j->failed[i] = 1;
+    j->spilled[i] = (int)arena.n_heap;
 }
 
 /* Runs the chosen form over par's workers: q (n_tok × H(Dn+Dr), roped) → vout (n_tok × H·Dv). */
@@ -605,12 +622,22 @@ static r1_status attend(const r1_mla *m, const r1_mla_weights *w, const r1_mla_c
     } else {
         j.per_worker = (size_t)n_tok * Hw * (W + R) + (size_t)Hw * KV_BLOCK + 2 * (size_t)Hw + (size_t)KV_BLOCK * W;
     }
-    float *mem = malloc(sizeof(float) * (shared + j.per_worker * (size_t)nw) + sizeof(int) * (size_t)nw);
+    /* the workers' products: every head's W_uk / W_uv view has the same shape as head 0's */
+    const r1_wmat uk0 = head_uk(w, c, 0), uv0 = head_uv(w, c, 0);
+    const int nt = expanded ? L : n_tok;
+    const bool uk_t = (w->layout == R1_MLA_LAYOUT_SPLIT) == expanded;
+    j.nested = R1_MAX(r1_wmat_mul_scratch(&uk0, nt, uk_t), r1_wmat_mul_scratch(&uv0, nt, false));
+    j.per_worker = ((j.per_worker + 15) & ~(size_t)15) + j.nested / sizeof(float);   /* 64-byte multiples */
+    r1_tmp tmp;
+    float *mem = r1_tmp_get(par ? par->arena : NULL,
+                            sizeof(float) * (((shared + 15) & ~(size_t)15) + j.per_worker * (size_t)nw) + 2 * sizeof(int) * (size_t)nw,
+                            &tmp);
     if (!mem) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (%d tokens, %d keys)", n_tok, L);
     float *cf = mem;
-    j.scratch = mem + shared;
+    j.scratch = mem + ((shared + 15) & ~(size_t)15);
     j.failed = (int *)(j.scratch + j.per_worker * (size_t)nw);
-    memset(j.failed, 0, sizeof(int) * (size_t)nw);
+    j.spilled = j.failed + nw;
+    memset(j.failed, 0, 2 * sizeof(int) * (size_t)nw);
     if (expanded) {
         if (cache->type == R1_TYPE_F32) memcpy(cf, cache->data, sizeof(float) * (size_t)L * W);
         else r1_type_get_traits(cache->type)->to_float(cache->data, cf, (int64_t)L * W);
@@ -620,9 +647,11 @@ static r1_status attend(const r1_mla *m, const r1_mla_weights *w, const r1_mla_c
     sub.n = nw;
     r1_par_run(&sub, expanded ? expanded_worker : absorbed_worker, &j);
     r1_status st = R1_OK;
-    for (int i = 0; i < nw; i++)
+    for (int i = 0; i < nw; i++) {
         if (j.failed[i]) st = r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory in attention worker %d", i);
-    free(mem);
+        if (par && par->arena) par->arena->n_heap += (uint64_t)j.spilled[i];   /* 0 unless nested is wrong */
+    }
+    r1_tmp_put(&tmp);
     return st;
 }
 
@@ -673,8 +702,11 @@ r1_status r1_mla_forward(const r1_mla *m, const r1_mla_weights *w, r1_mla_cache 
                             pos0 + n_tok - 1, cache->n_ctx);
     if (cache->type != R1_TYPE_F32 && cache->type != R1_TYPE_F16)
         return r1_set_error(err, R1_ERR_UNSUPPORTED, "mla: cache type %s (f32 or f16 only)", r1_type_name(cache->type));
-    float *q = malloc(sizeof(float) * ((size_t)n_tok * H * Dq + (size_t)n_tok * (Q > 0 ? Q : 0) +
-                                       (size_t)n_tok * W + (size_t)n_tok * H * Dv));
+    r1_tmp tmp;
+    float *q = r1_tmp_get(par ? par->arena : NULL,
+                          sizeof(float) * ((size_t)n_tok * H * Dq + (size_t)n_tok * (Q > 0 ? Q : 0) +
+                                           (size_t)n_tok * W + (size_t)n_tok * H * Dv),
+                          &tmp);
     if (!q) return r1_set_error(err, R1_ERR_NOMEM, "mla: out of memory (%d tokens)", n_tok);
     float *qa = q + (size_t)n_tok * H * Dq;        /* [n_tok][Q]      */
     float *kv = qa + (size_t)n_tok * (Q > 0 ? Q : 0);  /* [n_tok][R+Dr] */
@@ -698,6 +730,6 @@ r1_status r1_mla_forward(const r1_mla *m, const r1_mla_weights *w, r1_mla_cache 
     st = attend(m, w, cache, q, n_tok, pos0, vout, mode == R1_MLA_EXPANDED, par, err);
     if (!st) st = r1_wmat_mul(&w->wo, n_tok, vout, (size_t)H * Dv, out, E, par, err);
 done:
-    free(q);
+    r1_tmp_put(&tmp);
     return st;
 }

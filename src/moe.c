@@ -115,27 +115,36 @@ static void mul_worker(void *arg, int i, int n) {
     }
 }
 
+static r1_arena *par_arena(const r1_par *par) { return par ? par->arena : NULL; }
+
 r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
                       float *y, size_t ldy, const r1_par *par, r1_error *err) {
     if (n_tok <= 0) return R1_OK;
     mul_job j = {.w = w, .tr = r1_type_get_traits(w->type), .n_tok = n_tok, .y = y, .ldy = ldy};
-    char *owned = NULL;
+    r1_tmp act = {0};
     if (j.tr->vec_dot_type == R1_TYPE_F32) {   /* rows used in place */
         j.xq = (const char *)x;
         j.ld = ldx * sizeof(float);
     } else {   /* converted once, rows split over the workers */
         conv_job cj = {.x = x, .ldx = ldx, .n_tok = n_tok, .n = w->n_cols};
         conv_slot(&cj, j.tr->vec_dot_type, w->n_cols);
-        if (!(owned = malloc(cj.ld[0] * (size_t)n_tok)))
+        if (!(cj.dst[0] = r1_tmp_get(par_arena(par), cj.ld[0] * (size_t)n_tok, &act)))
             return r1_set_error(err, R1_ERR_NOMEM, "matmul: out of memory for %d activation rows", n_tok);
-        cj.dst[0] = owned;
         par_rows(par, n_tok, conv_worker, &cj);
-        j.xq = owned;
+        j.xq = cj.dst[0];
         j.ld = cj.ld[0];
     }
     r1_par_run(par, mul_worker, &j);
-    free(owned);
+    r1_tmp_put(&act);
     return R1_OK;
+}
+
+size_t r1_wmat_mul_scratch(const r1_wmat *w, int n_tok, bool transposed) {
+    const r1_type vt = r1_type_get_traits(w->type)->vec_dot_type;
+    size_t b = 0;
+    if (transposed) b = w->type == R1_TYPE_F32 ? 0 : (size_t)w->n_cols * sizeof(float);
+    else b = vt == R1_TYPE_F32 || n_tok <= 0 ? 0 : r1_row_size(vt, w->n_cols) * (size_t)n_tok;
+    return (b + 63) & ~(size_t)63;
 }
 
 /* Worker i of n: tokens [i*T/n, (i+1)*T/n); every weight row is dequantized (into this
@@ -167,10 +176,12 @@ r1_status r1_wmat_mul_t(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
     const r1_par *p = par && par->n > 1 && n_tok >= 4 * par->n ? par : NULL;
     const int nw = p ? p->n : 1;
     mul_job j = {.w = w, .tr = r1_type_get_traits(w->type), .n_tok = n_tok, .x = x, .ldx = ldx, .y = y, .ldy = ldy};
-    if (w->type != R1_TYPE_F32 && !(j.rowbuf = malloc((size_t)nw * (size_t)w->n_cols * sizeof(float))))
+    r1_tmp rows = {0};
+    if (w->type != R1_TYPE_F32 &&
+        !(j.rowbuf = r1_tmp_get(par_arena(par), (size_t)nw * (size_t)w->n_cols * sizeof(float), &rows)))
         return r1_set_error(err, R1_ERR_NOMEM, "matmul_t: out of memory");
     r1_par_run(p, mul_t_worker, &j);
-    free(j.rowbuf);
+    r1_tmp_put(&rows);
     return R1_OK;
 }
 
@@ -426,7 +437,10 @@ static r1_status ffn_run(ffn_grp *g, int n_grp, float *out, size_t ldo, int n_ou
         per_worker = R1_MAX(per_worker, (size_t)g[i].tb_b * FFN_COLS);
     }
     per_worker = (per_worker + 15) & ~(size_t)15;
-    char *mem = malloc(h_bytes + sizeof(float) * per_worker * (size_t)nw + sizeof(int64_t) * n_items + sizeof(int32_t) * (size_t)n_grp);
+    r1_tmp tmp;
+    char *mem = r1_tmp_get(par_arena(par),
+                           h_bytes + sizeof(float) * per_worker * (size_t)nw + sizeof(int64_t) * n_items + sizeof(int32_t) * (size_t)n_grp,
+                           &tmp);
     if (!mem) return r1_set_error(err, R1_ERR_NOMEM, "ffn: out of memory (%d groups)", n_grp);
     float *scratch = (float *)mem;
     char *hp = (char *)(scratch + per_worker * (size_t)nw);
@@ -457,7 +471,7 @@ static r1_status ffn_run(ffn_grp *g, int n_grp, float *out, size_t ldo, int n_ou
     r1_par_run(par, ffn_a_worker, &j);
     atomic_store(&j.next, 0);
     r1_par_run(par, ffn_b_worker, &j);
-    free(mem);
+    r1_tmp_put(&tmp);
     return R1_OK;
 }
 
@@ -484,7 +498,8 @@ r1_status r1_ffn_swiglu(const r1_wmat *gate, const r1_wmat *up, const r1_wmat *d
     const int su = conv_slot(&cj, r1_type_get_traits(up->type)->vec_dot_type, up->n_cols);
     size_t bytes = 0;
     for (int k = 0; k < cj.n_types; k++) bytes += cj.ld[k] * (size_t)n_tok;
-    char *mem = malloc(bytes);
+    r1_tmp tmp;
+    char *mem = r1_tmp_get(par_arena(par), bytes, &tmp);
     if (!mem) return r1_set_error(err, R1_ERR_NOMEM, "ffn: out of memory (%d tokens)", n_tok);
     char *p = mem;
     for (int k = 0; k < cj.n_types; k++) {
@@ -496,7 +511,7 @@ r1_status r1_ffn_swiglu(const r1_wmat *gate, const r1_wmat *up, const r1_wmat *d
                  .xu = cj.dst[su], .ldu = cj.ld[su]};
     ffn_grp_setup(&g);
     r1_status st = ffn_run(&g, 1, out, (size_t)down->n_rows, (int)down->n_rows, n_tok, true, par, err);
-    free(mem);
+    r1_tmp_put(&tmp);
     return st;
 }
 
@@ -524,7 +539,8 @@ r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float
     const size_t n_i = nk + 2 * ((size_t)ne + 1) + 2 * nk;           /* ids, cnt, off, order, tok */
     const size_t head = ((n_f * sizeof(float) + n_i * sizeof(int32_t)) + 63) & ~(size_t)63;
     const size_t n_grp_max = (size_t)ne + 1;
-    char *mem = malloc(head + conv_bytes + gath_bytes + sizeof(ffn_grp) * n_grp_max);
+    r1_tmp tmp;
+    char *mem = r1_tmp_get(par_arena(par), head + conv_bytes + gath_bytes + sizeof(ffn_grp) * n_grp_max, &tmp);
     if (!mem) return r1_set_error(err, R1_ERR_NOMEM, "moe: out of memory for %d tokens", n_tok);
     float *logits = (float *)mem;                   /* [n_tok][ne]  */
     float *scratch = logits + (size_t)n_tok * ne;   /* [2 ne]       */
@@ -594,7 +610,7 @@ r1_status r1_moe_forward(const r1_moe_layer *l, const float *x, int n_tok, float
     }
     st = ffn_run(grp, n_grp, out, (size_t)D, D, n_tok, l->n_shared > 0, par, err);
 done:
-    free(mem);
+    r1_tmp_put(&tmp);
     return st;
 }
 

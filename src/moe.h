@@ -28,6 +28,7 @@
 #ifndef R1_MOE_H
 #define R1_MOE_H
 
+#include "arena.h"
 #include "common.h"
 #include "gguf.h"
 #include "quant.h"
@@ -38,12 +39,15 @@
  * An optional runner supplied by the caller (the engine's thread pool): run(pool, n, fn,
  * arg) calls fn(arg, i, n) for every i < n, concurrently, and returns when all are done.
  * A NULL r1_par (or n <= 1) runs everything on the calling thread. Work is split so the
- * result does not depend on the number of workers. */
+ * result does not depend on the number of workers. `arena` (may be NULL: then malloc) is
+ * the calling thread's scratch stack (arena.h): every product, FFN, MoE and MLA call takes
+ * its temporary buffers from it and gives them back before returning. */
 typedef void (*r1_par_fn)(void *arg, int i, int n);
 typedef struct r1_par {
     void (*run)(void *pool, int n, r1_par_fn fn, void *arg);
     void *pool;
     int   n;
+    r1_arena *arena;
 } r1_par;
 
 /* Runs fn over par's workers (or once, serially, as fn(arg, 0, 1)). */
@@ -76,6 +80,9 @@ r1_status r1_wmat_mul(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
  * a product needs (MLA's W_uk in `attn_kv_b` files). */
 r1_status r1_wmat_mul_t(const r1_wmat *w, int n_tok, const float *x, size_t ldx,
                         float *y, size_t ldy, const r1_par *par, r1_error *err);
+/* Scratch bytes r1_wmat_mul (transposed: r1_wmat_mul_t) of w over n_tok tokens takes from
+ * a serial (n <= 1) r1_par's arena — what an arena over a worker's slice must hold. */
+size_t r1_wmat_mul_scratch(const r1_wmat *w, int n_tok, bool transposed);
 
 /* ---- routing -------------------------------------------------------------------- */
 typedef enum r1_gating { R1_GATING_SOFTMAX = 1, R1_GATING_SIGMOID = 2 } r1_gating; /* GGUF expert_gating_func */

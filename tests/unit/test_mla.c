@@ -24,7 +24,7 @@ static void par_run(void *pool, int n, r1_par_fn fn, void *arg) {
     for (int i = 0; i < n; i++) { tk[i] = (par_task){fn, arg, i, n}; pthread_create(&th[i], NULL, par_thread, &tk[i]); }
     for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
 }
-static const r1_par g_par3 = {par_run, NULL, 3};
+static const r1_par g_par3 = {par_run, NULL, 3, NULL};
 static const r1_par *g_par = NULL;
 static int g_simd = -1;   /* >= 0: force r1_mla.simd (attention kernel variant) */
 
@@ -335,6 +335,73 @@ static void test_threaded(void) {
     g_par = NULL;
 }
 
+/* With an arena in the runner (as the engine's context has), F16 up-projections (so the
+ * attention workers' products convert activations in their own arenas): after a call and
+ * r1_arena_fit, the same call (same position: the cache row is rewritten with the same
+ * values) allocates nothing and gives the same bits; in AUTO mode a decode loop allocates
+ * nothing after its first step. Both layouts and forms, serial and 3 workers. */
+static void test_no_heap_after_fit(void) {
+    static model_w m;
+    model_init(&m, QR);
+    r1_mla_config c = config(QR, true);
+    r1_mla mla;
+    REQUIRE(r1_mla_init(&mla, &c, "test", NULL) == R1_OK, "-");
+    static uint16_t h_kv_b[R1_ARRAY_LEN(m.kv_b)], h_k_b[R1_ARRAY_LEN(m.k_b)], h_v_b[R1_ARRAY_LEN(m.v_b)];
+    const r1_type_traits *f16 = r1_type_get_traits(R1_TYPE_F16);
+    f16->from_float(m.kv_b, h_kv_b, R1_ARRAY_LEN(m.kv_b));
+    f16->from_float(m.k_b, h_k_b, R1_ARRAY_LEN(m.k_b));
+    f16->from_float(m.v_b, h_v_b, R1_ARRAY_LEN(m.v_b));
+    float xs[NPOS * E], out1[NPOS * E], out2[E];
+    fill(xs, NPOS * E, 1.0f);
+    const r1_mla_layout layouts[2] = {R1_MLA_LAYOUT_KV_B, R1_MLA_LAYOUT_SPLIT};
+    for (int li = 0; li < 2; li++)
+        for (int mi = 0; mi < 3; mi++)
+            for (int pi = 0; pi < 2; pi++) {
+                const r1_mla_mode mode = mi == 0 ? R1_MLA_ABSORBED : mi == 1 ? R1_MLA_EXPANDED : R1_MLA_AUTO;
+                r1_mla_weights w;
+                bind(&m, layouts[li], &w);
+                r1_wmat_init(&w.wkv_b, R1_TYPE_F16, h_kv_b, R, H * (DN + DV), "kv_b", NULL);
+                r1_wmat_init(&w.wk_b, R1_TYPE_F16, h_k_b, DN, H * R, "k_b", NULL);
+                r1_wmat_init(&w.wv_b, R1_TYPE_F16, h_v_b, R, H * DV, "v_b", NULL);
+                r1_arena a = {0};
+                const r1_par par = {pi ? par_run : NULL, NULL, pi ? 3 : 1, &a};
+                void *buf = calloc(NPOS, r1_mla_cache_row_bytes(&c, R1_TYPE_F32));
+                r1_mla_cache cache = {R1_TYPE_F32, buf, NPOS};
+                /* prefill 12, twice at the same position */
+                REQUIRE(r1_mla_forward(&mla, &w, &cache, xs, 12, 0, out1, mode, &par, NULL) == R1_OK, "-");
+                CHECK(a.n_heap > 0 && a.used == 0 && a.depth == 0, "first call: malloc, all given back");
+                REQUIRE(r1_arena_fit(&a), "-");
+                a.n_heap = 0;
+                static float out1b[12 * E];
+                REQUIRE(r1_mla_forward(&mla, &w, &cache, xs, 12, 0, out1b, mode, &par, NULL) == R1_OK, "-");
+                CHECK(a.n_heap == 0, "layout %d mode %d par %d: prefill again: %llu mallocs", li, mi, pi,
+                      (unsigned long long)a.n_heap);
+                CHECK(memcmp(out1, out1b, sizeof out1b) == 0, "same bits");
+                /* decode: each step twice; the repeat allocates nothing */
+                for (int t = 12; t < 20; t++) {
+                    r1_arena_fit(&a);
+                    a.n_heap = 0;
+                    REQUIRE(r1_mla_forward(&mla, &w, &cache, xs + t * E, 1, t, out1 + t * E, mode, &par, NULL) == R1_OK, "-");
+                    if (mode != R1_MLA_EXPANDED && t > 12)   /* expanded scratch grows with the cache */
+                        CHECK(a.n_heap == 0, "layout %d mode %d par %d: decode step %d: %llu mallocs", li, mi, pi, t,
+                              (unsigned long long)a.n_heap);
+                    r1_arena_fit(&a);
+                    a.n_heap = 0;
+                    REQUIRE(r1_mla_forward(&mla, &w, &cache, xs + t * E, 1, t, out2, mode, &par, NULL) == R1_OK, "-");
+                    CHECK(a.n_heap == 0, "layout %d mode %d par %d: step %d repeated: %llu mallocs", li, mi, pi, t,
+                          (unsigned long long)a.n_heap);
+                    CHECK(memcmp(out2, out1 + t * E, sizeof out2) == 0, "step %d: same bits", t);
+                }
+                static double ref[NPOS * E];
+                ref_mla(&m, &c, xs, 20, ref);
+                double worst = 0;
+                for (int t = 0; t < 20; t++) worst = fmax(worst, rel_err(out1 + t * E, ref + t * E, E));
+                CHECK(worst <= 5e-3, "layout %d mode %d par %d: F16 up-projections rel err %g", li, mi, pi, worst);
+                free(buf);
+                r1_arena_free(&a);
+            }
+}
+
 int main(void) {
     RUN(test_rope_pairs_and_yarn);
     RUN(test_vs_reference);
@@ -344,5 +411,6 @@ int main(void) {
     RUN(test_f16_cache);
     RUN(test_errors);
     RUN(test_threaded);
+    RUN(test_no_heap_after_fit);
     return TEST_SUMMARY();
 }

@@ -23,7 +23,7 @@ static void par_run(void *pool, int n, r1_par_fn fn, void *arg) {
     for (int i = 0; i < n; i++) { tk[i] = (par_task){fn, arg, i, n}; pthread_create(&th[i], NULL, par_thread, &tk[i]); }
     for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
 }
-static const r1_par g_par3 = {par_run, NULL, 3};
+static const r1_par g_par3 = {par_run, NULL, 3, NULL};
 static const r1_par *g_par = NULL;
 #include <sys/mman.h>
 #include <unistd.h>
@@ -451,6 +451,39 @@ static void test_ffn_threaded(void) {
     g_par = NULL;
 }
 
+/* With an arena in the runner (as the engine's context has): the first call takes its
+ * scratch from malloc, r1_arena_fit sizes the arena, and the same call then allocates
+ * nothing and gives the same bits; a decode-sized call after it allocates nothing either.
+ * Serial and 3 workers; the MoE layer and the dense SwiGLU FFN, Q8_0 (activations converted). */
+static void test_no_heap_after_fit(void) {
+    moe_w w;
+    moe_w_init(&w);
+    r1_moe_layer l;
+    void *q[7];
+    make_layer(&l, &w, R1_GATING_SIGMOID, R1_TYPE_Q8_0, q);
+    float x[T * D], out1[T * D], out2[T * D], one[D];
+    fill(x, T * D, 1.0f);
+    for (int pi = 0; pi < 2; pi++) {
+        r1_arena a = {0};
+        const r1_par par = {pi ? par_run : NULL, NULL, pi ? 3 : 1, &a};
+        REQUIRE(r1_moe_forward(&l, x, T, out1, NULL, &par, NULL) == R1_OK, "-");
+        CHECK(a.n_heap > 0 && a.used == 0 && a.depth == 0, "first call: malloc, all given back");
+        REQUIRE(r1_arena_fit(&a), "-");
+        a.n_heap = 0;
+        REQUIRE(r1_moe_forward(&l, x, T, out2, NULL, &par, NULL) == R1_OK, "-");
+        CHECK(a.n_heap == 0, "par %d: %llu mallocs after fit", pi, (unsigned long long)a.n_heap);
+        CHECK(memcmp(out1, out2, sizeof out1) == 0, "same bits from the arena");
+        for (int t = 0; t < 3; t++) REQUIRE(r1_moe_forward(&l, x + t * D, 1, one, NULL, &par, NULL) == R1_OK, "-");
+        REQUIRE(r1_ffn_swiglu(&l.gate_sh, &l.up_sh, &l.down_sh, x, T, out1, &par, NULL) == R1_OK, "-");
+        CHECK(a.n_heap == 0 && a.used == 0, "par %d: decode + dense FFN: %llu mallocs", pi, (unsigned long long)a.n_heap);
+        REQUIRE(r1_ffn_swiglu(&l.gate_sh, &l.up_sh, &l.down_sh, x, T, out2, NULL, NULL) == R1_OK, "-");
+        CHECK(memcmp(out1, out2, sizeof out1) == 0, "dense FFN: arena == plain malloc");
+        r1_arena_free(&a);
+    }
+    for (int i = 0; i < 6; i++) free(q[i]);
+    moe_w_free(&w);
+}
+
 int main(void) {
     RUN(test_softmax_topk_ties);
     RUN(test_sigmoid_bias_selects_only);
@@ -458,6 +491,7 @@ int main(void) {
     RUN(test_group_ties);
     RUN(test_router_check);
     RUN(test_wmat_mul_t);
+    RUN(test_no_heap_after_fit);
     RUN(test_ffn_f32_softmax);
     RUN(test_ffn_f32_sigmoid);
     RUN(test_ffn_q8_0);
