@@ -22,6 +22,9 @@
  *      the super-block total is multiplied by the activation scale d and accumulated.
  * Chunks of K add into `out` (the first stores). Row tails are decoded as zero rows
  * (factors 0) and masked at the store; token tails configure tiles with fewer rows.
+ * Q4_K has its own path (below, "Q4_K: the sub-block scales folded into the int8 weights"):
+ * two weight planes, K = 64 per TDPBSSD, one exact int32 sum per super-block, super-block
+ * outer / token tiles inner with the next tile product issued before the epilogue.
  */
 #include "quant_impl.h"
 #include "simd/amx_common.h"
@@ -33,20 +36,6 @@
 
 /* ---- per-type super-block decoders: q[256] int8, dsc[j*16] (sub-block factors, one
  *      16-float row per sub-block), dmn[j*16] (min factors; Q4_K only) ------------------ */
-static inline void dec_q4_K(const void *blk, int8_t *q, float *dsc, float *dmn) {
-    const block_q4_K *b = blk;
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
-    for (int p = 0; p < 4; p++) {
-        const __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * p));
-        _mm256_store_si256((__m256i *)(q + 64 * p), _mm256_and_si256(v, m4));
-        _mm256_store_si256((__m256i *)(q + 64 * p + 32), _mm256_and_si256(_mm256_srli_epi16(v, 4), m4));
-    }
-    uint8_t sc[8], mn[8];
-    r1_q4k_scales_mins(b->scales, sc, mn);
-    const float d = _cvtsh_ss(b->d), dm = _cvtsh_ss(b->dmin);
-    for (int j = 0; j < 8; j++) { dsc[j * 16] = d * sc[j]; dmn[j * 16] = dm * mn[j]; }
-}
-
 static inline void dec_q6_K(const void *blk, int8_t *q, float *dsc, float *dmn) {
     (void)dmn;
     const block_q6_K *b = blk;
@@ -235,10 +224,169 @@ gemm_kq_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
     _tile_release();
 }
 
-static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
-                          size_t ldo) {
-    gemm_kq_amx(n, nr, nc, w, ws, a, as, out, ldo, 32, sizeof(block_q4_K), dec_q4_K, 1);
+/* ---- Q4_K: the sub-block scales folded into the int8 weights (two planes) -------------
+ * q_k * sc_j = 8 * (q_k * (sc_j >> 3)) + q_k * (sc_j & 7), both products <= 15 * 7 = 105, so
+ * planes H = q * (sc >> 3) and L = q * (sc & 7) are int8 and a whole super-block is two
+ * C tiles of exact int32 sums (K = 64 per TDPBSSD): I = 8 * C_H + C_L = sum_k a_k q_k sc_j(k).
+ * The min term M = sum_j m_j * (activation sum of sub-block j) is exact int32 too
+ * (VPDPWSSD of Q8_K's bsums pairs with (m_j, m_j)); per super-block and token
+ *   acc += d_a * (d * I - dmin * M).
+ * The C tiles of super-block s are stored, then super-block s+1 is issued to the other C
+ * pair, then s's float epilogue runs (it overlaps the tile unit). */
+enum { K4_KS = 8 };   /* super-blocks per chunk: 8 x 8 KiB of packed planes */
+
+typedef struct {
+    _Alignas(64) int8_t bp[K4_KS][2][4][16 * 64];   /* [s][plane][K step] B tiles */
+    _Alignas(64) float d[K4_KS][16], dm[K4_KS][16];  /* [s][row] */
+    _Alignas(64) int32_t mdup[K4_KS][8][16];         /* [s][j][row] = (m_j, m_j) int16 pair */
+    _Alignas(64) int32_t cb[2][2][16 * 16];          /* [parity][plane] stored C tiles */
+} k4_work;
+
+/* 16 weight rows (mr real, the rest zero) x super-block s of the chunk -> planes, factors */
+static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride, int mr) {
+    _Alignas(64) int8_t pl[2][16][QK_K];
+    for (int r = 0; r < 16; r++) {
+        if (r >= mr) {
+            memset(pl[0][r], 0, QK_K); memset(pl[1][r], 0, QK_K);
+            wk->d[s][r] = 0.0f; wk->dm[s][r] = 0.0f;
+            for (int j = 0; j < 8; j++) wk->mdup[s][j][r] = 0;
+            continue;
+        }
+        const block_q4_K *b = (const block_q4_K *)(w0 + (size_t)r * w_stride);
+        uint8_t sc[8], mn[8];
+        r1_q4k_scales_mins(b->scales, sc, mn);
+        const __m256i m4 = _mm256_set1_epi8(0x0F);
+        for (int p = 0; p < 4; p++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * p));
+            const __m256i q0 = _mm256_and_si256(v, m4), q1 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            /* bytes 0..15 times f <= 7 in 16-bit lanes: no carry between the bytes */
+            _mm256_store_si256((__m256i *)(pl[0][r] + 64 * p), _mm256_mullo_epi16(q0, _mm256_set1_epi16((short)(sc[2 * p] >> 3))));
+            _mm256_store_si256((__m256i *)(pl[0][r] + 64 * p + 32), _mm256_mullo_epi16(q1, _mm256_set1_epi16((short)(sc[2 * p + 1] >> 3))));
+            _mm256_store_si256((__m256i *)(pl[1][r] + 64 * p), _mm256_mullo_epi16(q0, _mm256_set1_epi16((short)(sc[2 * p] & 7))));
+            _mm256_store_si256((__m256i *)(pl[1][r] + 64 * p + 32), _mm256_mullo_epi16(q1, _mm256_set1_epi16((short)(sc[2 * p + 1] & 7))));
+        }
+        wk->d[s][r] = _cvtsh_ss(b->d);
+        wk->dm[s][r] = _cvtsh_ss(b->dmin);
+        for (int j = 0; j < 8; j++) wk->mdup[s][j][r] = (int32_t)((uint32_t)mn[j] * 0x10001u);
+    }
+    for (int h = 0; h < 2; h++)
+        for (int c = 0; c < 4; c++) amx_transpose16(&pl[h][0][64 * c], QK_K, wk->bp[s][h][c]);
 }
+
+/* TDPBSSDs of one super-block (A rows at ab, planes at bp) into C tiles CH, CL */
+#define K4_ISSUE(CH, CL, ab, bp, as)                                                          \
+    do {                                                                                     \
+        _tile_zero(CH); _tile_zero(CL);                                                      \
+        _tile_loadd(4, (ab) + 4, as);                                                        \
+        _tile_loadd(6, (bp)[0][0], 64); _tile_dpbssd(CH, 4, 6);                              \
+        _tile_loadd(7, (bp)[1][0], 64); _tile_dpbssd(CL, 4, 7);                              \
+        _tile_loadd(5, (ab) + 4 + 64, as);                                                   \
+        _tile_loadd(6, (bp)[0][1], 64); _tile_dpbssd(CH, 5, 6);                              \
+        _tile_loadd(7, (bp)[1][1], 64); _tile_dpbssd(CL, 5, 7);                              \
+        _tile_loadd(4, (ab) + 4 + 128, as);                                                  \
+        _tile_loadd(6, (bp)[0][2], 64); _tile_dpbssd(CH, 4, 6);                              \
+        _tile_loadd(7, (bp)[1][2], 64); _tile_dpbssd(CL, 4, 7);                              \
+        _tile_loadd(5, (ab) + 4 + 192, as);                                                  \
+        _tile_loadd(6, (bp)[0][3], 64); _tile_dpbssd(CH, 5, 6);                              \
+        _tile_loadd(7, (bp)[1][3], 64); _tile_dpbssd(CL, 5, 7);                              \
+    } while (0)
+
+/* acc[t] += d_a * (d * (8 C_H + C_L) - dmin * M) for the MT tokens (rows of ab) of super-block s */
+static inline __attribute__((always_inline)) void
+k4_epilogue(const k4_work *wk, int s, const int32_t *ch, const int32_t *cl, const char *ab, size_t as, const int MT,
+            float *acc, const char *pf) {
+    const __m512 d = _mm512_load_ps(wk->d[s]), dm = _mm512_load_ps(wk->dm[s]);
+    __m512i mv[8];
+    for (int j = 0; j < 8; j++) mv[j] = _mm512_load_si512(wk->mdup[s][j]);
+#pragma GCC unroll 16
+    for (int t = 0; t < MT; t++) {
+        const char *at = ab + (size_t)t * as;
+        if (pf) {   /* a later item's activation row: in L1 before its tile loads */
+            const char *p = pf + (size_t)t * as;
+            _mm_prefetch(p, _MM_HINT_T0); _mm_prefetch(p + 64, _MM_HINT_T0); _mm_prefetch(p + 128, _MM_HINT_T0);
+            _mm_prefetch(p + 192, _MM_HINT_T0); _mm_prefetch(p + 259, _MM_HINT_T0);
+        }
+        const __m512i i = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(ch + 16 * t), 3),
+                                           _mm512_load_si512(cl + 16 * t));
+        const int32_t *bs = (const int32_t *)(const void *)(at + offsetof(block_q8_K, bsums));
+        __m512i m0 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_set1_epi32(bs[0]), mv[0]);
+        __m512i m1 = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_set1_epi32(bs[1]), mv[1]);
+        m0 = _mm512_dpwssd_epi32(m0, _mm512_set1_epi32(bs[2]), mv[2]);
+        m1 = _mm512_dpwssd_epi32(m1, _mm512_set1_epi32(bs[3]), mv[3]);
+        m0 = _mm512_dpwssd_epi32(m0, _mm512_set1_epi32(bs[4]), mv[4]);
+        m1 = _mm512_dpwssd_epi32(m1, _mm512_set1_epi32(bs[5]), mv[5]);
+        m0 = _mm512_dpwssd_epi32(m0, _mm512_set1_epi32(bs[6]), mv[6]);
+        m1 = _mm512_dpwssd_epi32(m1, _mm512_set1_epi32(bs[7]), mv[7]);
+        float da;
+        memcpy(&da, at, 4);
+        const __m512 x = _mm512_fmsub_ps(_mm512_cvtepi32_ps(i), d,
+                                         _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(m0, m1)), dm));
+        _mm512_store_ps(acc + 16 * t, _mm512_fmadd_ps(x, _mm512_set1_ps(da), _mm512_load_ps(acc + 16 * t)));
+    }
+}
+
+/* Items i = s * ntt + tt (super-block s of the chunk, token tile tt of MT rows at a + tt*16
+ * rows) in order: item i+1 is issued to the other C pair before item i's epilogue; B (one
+ * super-block's planes, 8 KiB) stays in L1 across the token tiles. acc[token][16]. */
+static inline __attribute__((always_inline)) void
+k4_run(k4_work *wk, int ks, const char *a, size_t as, int ntt, const int MT, float *acc) {
+    const int ni = ks * ntt;
+#define K4_ITEM_A(i) (a + (size_t)((i) % ntt) * 16 * as + (size_t)((i) / ntt) * sizeof(block_q8_K))
+    K4_ISSUE(0, 1, K4_ITEM_A(0), wk->bp[0], (long)as);
+    for (int i = 0; i < ni; i++) {
+        const int par = i & 1, s = i / ntt, tt = i % ntt;
+        if (par) { _tile_stored(2, wk->cb[1][0], 64); _tile_stored(3, wk->cb[1][1], 64); }
+        else     { _tile_stored(0, wk->cb[0][0], 64); _tile_stored(1, wk->cb[0][1], 64); }
+        if (i + 1 < ni) {
+            if (par) K4_ISSUE(0, 1, K4_ITEM_A(i + 1), wk->bp[(i + 1) / ntt], (long)as);
+            else     K4_ISSUE(2, 3, K4_ITEM_A(i + 1), wk->bp[(i + 1) / ntt], (long)as);
+        }
+        k4_epilogue(wk, s, wk->cb[par][0], wk->cb[par][1], K4_ITEM_A(i), as, MT, acc + (size_t)tt * 16 * 16,
+                    i + 2 < ni ? K4_ITEM_A(i + 2) : NULL);
+    }
+#undef K4_ITEM_A
+}
+
+enum { K4_TB = 128 };   /* tokens per pass over a chunk (the float accumulators: 8 KiB) */
+
+static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                          float *out, size_t ldo) {
+    const int nsb = n / QK_K;
+    k4_work wk;
+    _Alignas(64) float acc[K4_TB][16];
+    int cur_mt = 0;
+    for (int r0 = 0; r0 < nr; r0 += 16) {
+        const int mr = KQ_MIN(16, nr - r0);
+        const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
+        for (int s0 = 0; s0 < nsb; s0 += K4_KS) {
+            const int ks = KQ_MIN(K4_KS, nsb - s0);
+            for (int s = 0; s < ks; s++)
+                k4_decode(&wk, s, (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q4_K),
+                          w_stride, mr);
+            for (int t0 = 0; t0 < nc; t0 += K4_TB) {
+                const int nt = KQ_MIN(K4_TB, nc - t0), nfull = nt / 16, tail = nt % 16;
+                const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)s0 * sizeof(block_q8_K);
+                memset(acc, 0, sizeof(float) * 16 * (size_t)nt);
+                if (nfull) {
+                    if (cur_mt != 16) { amx_cfg_c4a2b2(16, 64); cur_mt = 16; }
+                    k4_run(&wk, ks, ab, a_stride, nfull, 16, acc[0]);
+                }
+                if (tail) {
+                    if (cur_mt != tail) { amx_cfg_c4a2b2(tail, 64); cur_mt = tail; }
+                    k4_run(&wk, ks, ab + (size_t)nfull * 16 * a_stride, a_stride, 1, tail, acc[nfull * 16]);
+                }
+                for (int t = 0; t < nt; t++) {
+                    float *o = out + (size_t)(t0 + t) * ldo + r0;
+                    __m512 v = _mm512_load_ps(acc[t]);
+                    if (s0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
+                    _mm512_mask_storeu_ps(o, rmask, v);
+                }
+            }
+        }
+    }
+    if (cur_mt) _tile_release();
+}
+
 static void gemm_q6_K_amx(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
                           size_t ldo) {
     gemm_kq_amx(n, nr, nc, w, ws, a, as, out, ldo, 16, sizeof(block_q6_K), dec_q6_K, 0);
