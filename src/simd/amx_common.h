@@ -12,7 +12,9 @@
  * amx_store_acc(out, ldo, t0, mt, r0, rmask, acc, add): for t < mt, the rows of rmask of
  *   out[(t0+t)*ldo + r0 ...] = acc[t] (+ what is there when add: a later K chunk).
  * amx_store_acc16(out, ldo, t0, r0, rmask, acc, add): the same for mt == 16, unrolled so that
- *   an acc[16] the caller keeps in registers (constant indices only) is not spilled. */
+ *   an acc[16] the caller keeps in registers (constant indices only) is not spilled.
+ * amx_prefetch_rows(base, stride, nrows, bytes, part, nparts): L2 prefetch of a slice of
+ *   a block of weight rows (the next chunk, spread over the current chunk's token groups). */
 #ifndef R1_SIMD_AMX_COMMON_H
 #define R1_SIMD_AMX_COMMON_H
 
@@ -86,6 +88,19 @@ static inline __attribute__((always_inline)) void amx_store_acc16(float *out, si
         __m512 v = acc[t];
         if (add) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
         _mm512_mask_storeu_ps(o, rmask, v);
+    }
+}
+
+/* Prefetch (into L2) part `part` of `nparts` of a block of weight rows: rows
+ * [part*nrows/nparts, (part+1)*nrows/nparts) of nrows rows of `bytes` bytes at
+ * base + r*stride. The kernels spread the next chunk's rows over the token groups of the
+ * current one, so the packing finds them in cache. */
+static inline void amx_prefetch_rows(const char *base, size_t stride, int nrows, size_t bytes, int part, int nparts) {
+    const int r0 = part * nrows / nparts, r1 = (part + 1) * nrows / nparts;
+    for (int r = r0; r < r1; r++) {
+        const char *p = base + (size_t)r * stride;
+        const uintptr_t a0 = (uintptr_t)p & ~(uintptr_t)63, a1 = (uintptr_t)p + bytes;
+        for (uintptr_t a = a0; a < a1; a += 64) _mm_prefetch((const char *)a, _MM_HINT_T1);
     }
 }
 

@@ -180,8 +180,22 @@ gemm_lg_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
                 }
                 amx_transpose16(&wdec[0][0], 64, bpack[b / 2]);
             }
+            /* the next chunk of weights (next K chunk, else the next 16 rows' first) */
+            const char *nx = NULL;
+            int nx_rows = 0, nx_kb = 0;
+            if (k0 + LG_KB < nb) {
+                nx = (const char *)w + (size_t)r0 * w_stride + (size_t)(k0 + LG_KB) * wblk;
+                nx_rows = mr;
+                nx_kb = LG_MIN(LG_KB, nb - k0 - LG_KB);
+            } else if (r0 + 16 < nr) {
+                nx = (const char *)w + (size_t)(r0 + 16) * w_stride;
+                nx_rows = LG_MIN(16, nr - r0 - 16);
+                nx_kb = LG_MIN(LG_KB, nb);
+            }
+            const int ntg = (nc + 15) / 16;
             for (int t0 = 0; t0 < nc; t0 += 16) {
                 const int mt = LG_MIN(16, nc - t0);
+                if (nx) amx_prefetch_rows(nx, w_stride, nx_rows, (size_t)nx_kb * wblk, t0 / 16, ntg);
                 if (mt != cur_mt) { amx_cfg_c4a2b2(mt, 32); cur_mt = mt; }
                 const __mmask16 tmask = (__mmask16)((1u << mt) - 1);
                 const char *abase = (const char *)a + (size_t)t0 * a_stride;

@@ -31,7 +31,7 @@
 #define AMX_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 enum { KCH = 64 };  /* blocks per packed chunk: 64 x 512 B = 32 KiB of packed weights */
-enum { Q8_LAG = 1 }; /* pairs between a pair's TDPBSSDs and its vector epilogue */
+enum { Q8_LAG = 2 }; /* pairs between a pair's TDPBSSDs and its vector epilogue */
 
 /* Blocks 0..kb-1 of 16 weight rows (w = row 0's first block; rows >= mr are zero, scale 0)
  * into VNNI B tiles, two blocks per 16x64 transpose: bpack[p] rows 0-7 = block 2p, rows
@@ -139,8 +139,22 @@ static void gemm_q8_0_amx(int n, int nr, int nc, const void *w, size_t w_stride,
             const int kb = AMX_MIN(KCH, nb - k0);
             pack_q8_0((const char *)w + (size_t)r0 * w_stride + (size_t)k0 * sizeof(block_q8_0), w_stride, mr, kb,
                       bpack, wsc);
+            /* the next chunk of weights (next K chunk, else the next 16 rows' first) */
+            const char *nx = NULL;
+            int nx_rows = 0, nx_kb = 0;
+            if (k0 + KCH < nb) {
+                nx = (const char *)w + (size_t)r0 * w_stride + (size_t)(k0 + KCH) * sizeof(block_q8_0);
+                nx_rows = mr;
+                nx_kb = AMX_MIN(KCH, nb - k0 - KCH);
+            } else if (r0 + 16 < nr) {
+                nx = (const char *)w + (size_t)(r0 + 16) * w_stride;
+                nx_rows = AMX_MIN(16, nr - r0 - 16);
+                nx_kb = AMX_MIN(KCH, nb);
+            }
+            const int ntg = (nc + 15) / 16;
             for (int t0 = 0; t0 < nc; t0 += 16) {
                 const int mt = AMX_MIN(16, nc - t0);
+                if (nx) amx_prefetch_rows(nx, w_stride, nx_rows, (size_t)nx_kb * sizeof(block_q8_0), t0 / 16, ntg);
                 if (mt != cur_mt) { amx_cfg_c4a2b2(mt, 32); cur_mt = mt; }
                 const char *abase = (const char *)a + (size_t)t0 * a_stride + (size_t)k0 * sizeof(block_q8_0);
                 if (mt == 16 && gather_ok) {
