@@ -18,37 +18,10 @@
  * Every product handles the whole chunk at once (each weight row is read once per chunk),
  * so prefill costs about one decode step's memory traffic per chunk.
  */
+#include "attn.h"
 #include "context.h"
 #include "ops.h"
 #include <math.h>
-
-/* ---- attention over the cache, parallel over (token, head) pairs ------------------------ */
-/* Task i of n_tasks handles pairs idx = t*H + h with idx ≡ i (mod n_tasks) — interleaved,
- * so the causal triangle's uneven work spreads evenly — using scratch row i. */
-typedef struct attn_job {
-    r1_context *c;
-    int layer, n, pos0, n_tasks;
-} attn_job;
-
-static void attn_task(void *arg, int task) {
-    const attn_job *j = arg;
-    const r1_context *c = j->c;
-    const r1_model_info *I = &c->model->info;
-    const int H = I->n_head, hd = I->head_dim, group = I->n_head / I->n_head_kv;
-    const float scale = 1.0f / sqrtf((float)hd);
-    const r1_kvcache *kv = &c->kv;
-    const size_t ks = kvcache_stride(kv, j->layer, 0), vs = kvcache_stride(kv, j->layer, 1);
-    float *scores = c->scores + (size_t)task * (size_t)c->n_ctx;
-    float *vrow = c->vrow + (size_t)task * (size_t)hd;
-    for (int idx = task; idx < j->n * H; idx += j->n_tasks) {
-        const int t = idx / H, h = idx % H, g = h / group;
-        const float *q = c->q + (size_t)t * H * hd + (size_t)h * hd;
-        const char *k0 = (const char *)kvcache_row(kv, j->layer, 0, 0) + (size_t)g * hd * kv->esize;
-        const char *v0 = (const char *)kvcache_row(kv, j->layer, 1, 0) + (size_t)g * hd * kv->esize;
-        ops_attention_head(c->att + (size_t)t * H * hd + (size_t)h * hd, q, k0, ks, v0, vs, kv->type,
-                           j->pos0 + t + 1, hd, hd, scale, scores, vrow);
-    }
-}
 
 /* Stores n rows of w floats (stride w) into the cache rows pos0.. of plane p of layer l,
  * converting to the cache type. */
@@ -165,8 +138,13 @@ static void gqa_block(r1_context *c, int il, int n, int pos0) {
     for (int t = 0; t < n; t++) qk_prepare(m, l, c->q + (size_t)t * qw, kc + (size_t)t * kw, pos0 + t);
     cache_store(&c->kv, il, 0, pos0, kc, n, kw);
     cache_store(&c->kv, il, 1, pos0, vc, n, vw);
-    attn_job j = {c, il, n, pos0, c->n_threads};
-    threadpool_run(c->pool, attn_task, &j, j.n_tasks);
+    /* causal GQA attention of the chunk over the cache rows 0..pos0+n-1 (attn.h) */
+    const r1_attn_args aa = {
+        .n = n, .pos0 = pos0, .n_head = I->n_head, .n_head_kv = I->n_head_kv, .head_dim = I->head_dim,
+        .scale = 1.0f / sqrtf((float)I->head_dim), .q = c->q, .ldq = (size_t)qw, .out = c->att, .ldo = (size_t)qw,
+        .type = c->kv.type, .k = kvcache_row(&c->kv, il, 0, 0), .v = kvcache_row(&c->kv, il, 1, 0),
+        .k_stride = kvcache_stride(&c->kv, il, 0), .v_stride = kvcache_stride(&c->kv, il, 1)};
+    r1_attn(c->pool, &aa, r1_isa_active());
     const r1_wmat *wo = &l->wo;
     if (n != 1 || !fused_decode(c, c->att, 1, &wo, &c->y)) ops_matmul(c->pool, &l->wo, n, c->att, qw, c->act, c->y, E);
 }
