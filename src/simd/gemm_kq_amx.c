@@ -242,35 +242,75 @@ typedef struct {
     _Alignas(64) int32_t cb[2][2][16 * 16];          /* [parity][plane] stored C tiles */
 } k4_work;
 
-/* 16 weight rows (mr real, the rest zero) x super-block s of the chunk -> planes, factors */
-static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride, int mr) {
-    _Alignas(64) int8_t pl[2][16][QK_K];
-    for (int r = 0; r < 16; r++) {
-        if (r >= mr) {
-            memset(pl[0][r], 0, QK_K); memset(pl[1][r], 0, QK_K);
-            wk->d[s][r] = 0.0f; wk->dm[s][r] = 0.0f;
-            for (int j = 0; j < 8; j++) wk->mdup[s][j][r] = 0;
-            continue;
-        }
-        const block_q4_K *b = (const block_q4_K *)(w0 + (size_t)r * w_stride);
-        uint8_t sc[8], mn[8];
-        r1_q4k_scales_mins(b->scales, sc, mn);
-        const __m256i m4 = _mm256_set1_epi8(0x0F);
-        for (int p = 0; p < 4; p++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * p));
-            const __m256i q0 = _mm256_and_si256(v, m4), q1 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-            /* bytes 0..15 times f <= 7 in 16-bit lanes: no carry between the bytes */
-            _mm256_store_si256((__m256i *)(pl[0][r] + 64 * p), _mm256_mullo_epi16(q0, _mm256_set1_epi16((short)(sc[2 * p] >> 3))));
-            _mm256_store_si256((__m256i *)(pl[0][r] + 64 * p + 32), _mm256_mullo_epi16(q1, _mm256_set1_epi16((short)(sc[2 * p + 1] >> 3))));
-            _mm256_store_si256((__m256i *)(pl[1][r] + 64 * p), _mm256_mullo_epi16(q0, _mm256_set1_epi16((short)(sc[2 * p] & 7))));
-            _mm256_store_si256((__m256i *)(pl[1][r] + 64 * p + 32), _mm256_mullo_epi16(q1, _mm256_set1_epi16((short)(sc[2 * p + 1] & 7))));
-        }
-        wk->d[s][r] = _cvtsh_ss(b->d);
-        wk->dm[s][r] = _cvtsh_ss(b->dmin);
-        for (int j = 0; j < 8; j++) wk->mdup[s][j][r] = (int32_t)((uint32_t)mn[j] * 0x10001u);
+/* 16x16 dword transpose in registers: x[i] dword k -> x[k] dword i */
+static inline __attribute__((always_inline)) void k4_transpose(__m512i *x) {
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
     }
-    for (int h = 0; h < 2; h++)
-        for (int c = 0; c < 4; c++) amx_transpose16(&pl[h][0][64 * c], QK_K, wk->bp[s][h][c]);
+    for (int i = 0; i < 4; i++) {
+        x[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        x[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        x[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        x[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    /* x[4i+m], 128-bit lane L = dword 4L+m of rows 4i..4i+3 */
+    for (int m = 0; m < 4; m++) {
+        const __m512i v = _mm512_shuffle_i32x4(x[m], x[4 + m], 0x88), w = _mm512_shuffle_i32x4(x[m], x[4 + m], 0xDD);
+        const __m512i v2 = _mm512_shuffle_i32x4(x[8 + m], x[12 + m], 0x88), w2 = _mm512_shuffle_i32x4(x[8 + m], x[12 + m], 0xDD);
+        t[m + 0] = _mm512_shuffle_i32x4(v, v2, 0x88);
+        t[m + 8] = _mm512_shuffle_i32x4(v, v2, 0xDD);
+        t[m + 4] = _mm512_shuffle_i32x4(w, w2, 0x88);
+        t[m + 12] = _mm512_shuffle_i32x4(w, w2, 0xDD);
+    }
+    for (int i = 0; i < 16; i++) x[i] = t[i];
+}
+
+/* 16 weight rows (row r at w0 + r * w_stride; rows >= mr read as a zero block: all factors
+ * 0) x super-block s of the chunk -> the two planes as B tiles, d, dmin, (m_j, m_j).
+ * Per 64 elements (qs bytes 32p..32p+31: sub-block 2p in the low nibbles, 2p+1 in the high)
+ * the 16 rows' nibbles are transposed once into the VNNI order (tile row kk: elements
+ * 4kk..4kk+3 of every row, a dword per row), then multiplied per dword lane (row) by the
+ * row's factor; a 16-bit multiply keeps the two bytes apart (products <= 105). */
+static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride, int mr) {
+    static const block_q4_K zero;
+    const block_q4_K *b[16];
+    for (int r = 0; r < 16; r++) b[r] = r < mr ? (const block_q4_K *)(w0 + (size_t)r * w_stride) : &zero;
+    /* factors: row r's 8 scales and 8 mins as dwords, transposed to [j][row] */
+    __m512i f[16];
+    _Alignas(64) int32_t dd[16];
+    for (int r = 0; r < 16; r++) {
+        uint8_t sm[16];
+        r1_q4k_scales_mins(b[r]->scales, sm, sm + 8);
+        f[r] = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)sm));
+        memcpy(&dd[r], b[r], 4);   /* d | dmin << 16 */
+    }
+    k4_transpose(f);
+    const __m512i dv = _mm512_load_si512(dd), two = _mm512_set1_epi32(0x10001);
+    _mm512_store_ps(wk->d[s], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dv)));
+    _mm512_store_ps(wk->dm[s], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dv, 16))));
+    __m512i fh[8], fl[8];
+    for (int j = 0; j < 8; j++) {
+        fh[j] = _mm512_mullo_epi32(_mm512_srli_epi32(f[j], 3), two);
+        fl[j] = _mm512_mullo_epi32(_mm512_and_si512(f[j], _mm512_set1_epi32(7)), two);
+        _mm512_store_si512(wk->mdup[s][j], _mm512_mullo_epi32(f[8 + j], two));
+    }
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int p = 0; p < 4; p++) {
+        __m512i x[16];
+        for (int r = 0; r < 16; r++) {
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(b[r]->qs + 32 * p));
+            x[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, m4)),
+                                      _mm256_and_si256(_mm256_srli_epi16(v, 4), m4), 1);
+        }
+        k4_transpose(x);
+        for (int kk = 0; kk < 16; kk++) {
+            const int j = 2 * p + kk / 8;
+            _mm512_store_si512(wk->bp[s][0][p] + 64 * kk, _mm512_mullo_epi16(x[kk], fh[j]));
+            _mm512_store_si512(wk->bp[s][1][p] + 64 * kk, _mm512_mullo_epi16(x[kk], fl[j]));
+        }
+    }
 }
 
 /* TDPBSSDs of one super-block (A rows at ab, planes at bp) into C tiles CH, CL */
