@@ -273,10 +273,16 @@ static inline __attribute__((always_inline)) void k4_transpose(__m512i *x) {
  * the 16 rows' nibbles are transposed once into the VNNI order (tile row kk: elements
  * 4kk..4kk+3 of every row, a dword per row), then multiplied per dword lane (row) by the
  * row's factor; a 16-bit multiply keeps the two bytes apart (products <= 105). */
-static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride, int mr) {
+static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride, int mr, const char *pf) {
     static const block_q4_K zero;
     const block_q4_K *b[16];
     for (int r = 0; r < 16; r++) b[r] = r < mr ? (const block_q4_K *)(w0 + (size_t)r * w_stride) : &zero;
+    if (pf)   /* a later super-block of the same rows: on its way from memory */
+        for (int r = 0; r < mr; r++) {
+            const char *q = pf + (size_t)r * w_stride;
+            _mm_prefetch(q, _MM_HINT_T0); _mm_prefetch(q + 64, _MM_HINT_T0);
+            _mm_prefetch(q + sizeof(block_q4_K) - 1, _MM_HINT_T0);
+        }
     /* factors: row r's 8 scales and 8 mins as dwords, transposed to [j][row] */
     __m512i f[16];
     _Alignas(64) int32_t dd[16];
@@ -400,9 +406,10 @@ static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
         const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
         for (int s0 = 0; s0 < nsb; s0 += K4_KS) {
             const int ks = KQ_MIN(K4_KS, nsb - s0);
-            for (int s = 0; s < ks; s++)
-                k4_decode(&wk, s, (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q4_K),
-                          w_stride, mr);
+            for (int s = 0; s < ks; s++) {
+                const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q4_K);
+                k4_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * sizeof(block_q4_K) : NULL);
+            }
             for (int t0 = 0; t0 < nc; t0 += K4_TB) {
                 const int nt = KQ_MIN(K4_TB, nc - t0), nfull = nt / 16, tail = nt % 16;
                 const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)s0 * sizeof(block_q8_K);
