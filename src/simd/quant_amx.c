@@ -40,23 +40,26 @@ static void pack_q8_0(const char *w, size_t w_stride, int mr, int kb, int8_t (*b
     _Alignas(64) int8_t wq[16][64];
     for (int b = 0; b < kb; b += 2) {
         const bool two = b + 1 < kb;
+        _Alignas(32) uint16_t dh[2][16];   /* fp16 scales (0 = zero rows), converted 16 at a time */
         for (int j = 0; j < 16; j++) {
             __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
-            float d0 = 0.0f, d1 = 0.0f;
+            uint16_t d0 = 0, d1 = 0;
             if (j < mr) {
                 const block_q8_0 *blk = (const block_q8_0 *)(w + (size_t)j * w_stride) + b;
                 lo = _mm256_loadu_si256((const __m256i *)blk[0].qs);
-                d0 = _cvtsh_ss(blk[0].d);
+                d0 = blk[0].d;
                 if (two) {
                     hi = _mm256_loadu_si256((const __m256i *)blk[1].qs);
-                    d1 = _cvtsh_ss(blk[1].d);
+                    d1 = blk[1].d;
                 }
             }
             _mm256_store_si256((__m256i *)wq[j], lo);
             _mm256_store_si256((__m256i *)(wq[j] + 32), hi);
-            wsc[b][j] = d0;
-            if (two) wsc[b + 1][j] = d1;
+            dh[0][j] = d0;
+            dh[1][j] = d1;
         }
+        _mm512_store_ps(wsc[b], _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)dh[0])));
+        if (two) _mm512_store_ps(wsc[b + 1], _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)dh[1])));
         amx_transpose16(&wq[0][0], 64, bpack[b / 2]);
     }
 }
