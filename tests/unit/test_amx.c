@@ -1,9 +1,10 @@
 /*
  * test_amx.c — the AMX int8 batched kernels (src/simd/quant_amx.c) against the scalar
  * vec_dot reference, per (weight row, activation row) pair, on awkward shapes: weight rows
- * and tokens around the 16-wide tiles (1, 15, 16, 17, 33, 100), 1..130 blocks (across the
- * kernel's 64-block packing chunks), a weight row stride and an output stride larger than
- * needed. Quants are random over the whole int8 range, scales random finite halves.
+ * and tokens around the 16-wide tiles (1, 15, 16, 17, 32, 33, 48, 100: one to six full
+ * 16-token groups, with and without a tail), 1..130 blocks (odd counts, fewer pairs than
+ * the epilogue lag, across the kernel's 64-block packing chunks), a weight row stride and
+ * an output stride larger than needed. Quants are random over the whole int8 range, scales random finite halves.
  * Outputs are poisoned with NaN before every call; cells outside the written ones must
  * stay NaN.
  * Tolerance: float summation order only. Each block's int8 products are exact int32 in
@@ -80,8 +81,10 @@ static void test_q8_0_shapes(void) {
         return;
     }
     static const int rows[] = {1, 15, 16, 17, 33, 100};
-    static const int toks[] = {1, 8, 15, 16, 17, 33, 100};
-    static const int blocks[] = {1, 3, 64, 65, 130};
+    /* 16-token groups (the pipelined path) with and without a tail group; 1..5 blocks cover
+     * pipelines shorter than the epilogue lag and odd block counts (a half-empty last pair) */
+    static const int toks[] = {1, 8, 15, 16, 17, 32, 33, 48, 100};
+    static const int blocks[] = {1, 2, 3, 5, 48, 64, 65, 130};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         for (size_t j = 0; j < sizeof toks / sizeof *toks; j++)
             for (size_t k = 0; k < sizeof blocks / sizeof *blocks; k++) check_q8_0(f, rows[i], toks[j], blocks[k]);
