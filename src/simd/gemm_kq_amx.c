@@ -36,28 +36,6 @@
 
 /* ---- per-type super-block decoders: q[256] int8, dsc[j*16] (sub-block factors, one
  *      16-float row per sub-block), dmn[j*16] (min factors; Q4_K only) ------------------ */
-static inline void dec_q6_K(const void *blk, int8_t *q, float *dsc, float *dmn) {
-    (void)dmn;
-    const block_q6_K *b = blk;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), m30 = _mm256_set1_epi8(0x30), o32 = _mm256_set1_epi8(32);
-    for (int h = 0; h < 2; h++) {
-        const __m256i l0 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h));
-        const __m256i l1 = _mm256_loadu_si256((const __m256i *)(b->ql + 64 * h + 32));
-        const __m256i hh = _mm256_loadu_si256((const __m256i *)(b->qh + 32 * h));
-        int8_t *o = q + 128 * h;
-        _mm256_store_si256((__m256i *)(o + 0), _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l0, m4),
-            _mm256_and_si256(_mm256_slli_epi16(hh, 4), m30)), o32));
-        _mm256_store_si256((__m256i *)(o + 32), _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(l1, m4),
-            _mm256_and_si256(_mm256_slli_epi16(hh, 2), m30)), o32));
-        _mm256_store_si256((__m256i *)(o + 64), _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-            _mm256_and_si256(hh, m30)), o32));
-        _mm256_store_si256((__m256i *)(o + 96), _mm256_sub_epi8(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-            _mm256_and_si256(_mm256_srli_epi16(hh, 2), m30)), o32));
-    }
-    const float d = _cvtsh_ss(b->d);
-    for (int j = 0; j < 16; j++) dsc[j * 16] = d * b->scales[j];
-}
-
 static inline void dec_q5_K(const void *blk, int8_t *q, float *dsc, float *dmn) {
     const block_q5_K *b = blk;
     const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
@@ -434,9 +412,177 @@ static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
     if (cur_mt) _tile_release();
 }
 
-static void gemm_q6_K_amx(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
-                          size_t ldo) {
-    gemm_kq_amx(n, nr, nc, w, ws, a, as, out, ldo, 16, sizeof(block_q6_K), dec_q6_K, 0);
+/* ---- Q6_K: the signed sub-block scale in three balanced base-7 digits ------------------
+ * sc = 49 e2 + 7 e1 + e0 with e_i in -3..3 (covers -171..171), so the planes P_i = q * e_i
+ * (q the 6-bit value minus 32, |P_i| <= 96) are int8 and a super-block is three C tiles
+ * of exact int32 sums (K = 64 per TDPBSSD): sum_k a_k q_k sc_j(k) = 49 C_2 + 7 C_1 + C_0;
+ * per super-block and token acc += d_a * (49 d C_2 + 7 d C_1 + d C_0). Same decode scheme
+ * as Q4_K (16 rows transposed in registers, factors per dword lane, a 16-bit multiply per
+ * byte half since q is signed); one C set (store, issue the next item, then the epilogue). */
+enum { K6_KS = 4 };   /* super-blocks per chunk: 4 x 12 KiB of packed planes */
+
+typedef struct {
+    _Alignas(64) int8_t bp[K6_KS][3][4][16 * 64];   /* [s][plane][K step] B tiles */
+    _Alignas(64) float d[K6_KS][3][16];              /* [s][i][row] = 7^i d */
+    _Alignas(64) int32_t cb[3][16 * 16];             /* stored C tiles */
+} k6_work;
+
+/* rows x super-block s -> planes; rows >= mr read as a zero block */
+static inline void k6_decode(k6_work *wk, int s, const char *w0, size_t w_stride, int mr, const char *pf) {
+    static const block_q6_K zero;
+    const block_q6_K *b[16];
+    for (int r = 0; r < 16; r++) b[r] = r < mr ? (const block_q6_K *)(w0 + (size_t)r * w_stride) : &zero;
+    if (pf)
+        for (int r = 0; r < mr; r++) {
+            const char *q = pf + (size_t)r * w_stride;
+            _mm_prefetch(q, _MM_HINT_T0); _mm_prefetch(q + 64, _MM_HINT_T0); _mm_prefetch(q + 128, _MM_HINT_T0);
+            _mm_prefetch(q + sizeof(block_q6_K) - 1, _MM_HINT_T0);
+        }
+    /* digits of the 16 scales per row (int16; round(x/7) by a rounding high multiply, exact
+     * here: x/7 is never within 1e-3 of a half), as (e, e) int16 pairs, transposed to [j][row] */
+    __m512i e[3][16];
+    _Alignas(64) int32_t dd[16];
+    const __m256i k7 = _mm256_set1_epi16(4681), seven = _mm256_set1_epi16(7);
+    for (int r = 0; r < 16; r++) {
+        const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b[r]->scales));
+        const __m256i t1 = _mm256_mulhrs_epi16(sc, k7), t2 = _mm256_mulhrs_epi16(t1, k7);
+        const __m256i e0 = _mm256_sub_epi16(sc, _mm256_mullo_epi16(t1, seven));
+        const __m256i e1 = _mm256_sub_epi16(t1, _mm256_mullo_epi16(t2, seven));
+        e[0][r] = _mm512_cvtepu16_epi32(e0);
+        e[1][r] = _mm512_cvtepu16_epi32(e1);
+        e[2][r] = _mm512_cvtepu16_epi32(t2);
+        uint16_t h;
+        memcpy(&h, &b[r]->d, 2);
+        dd[r] = h;
+    }
+    for (int i = 0; i < 3; i++) {
+        k4_transpose(e[i]);
+        for (int j = 0; j < 16; j++) e[i][j] = _mm512_or_si512(e[i][j], _mm512_slli_epi32(e[i][j], 16));
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_load_si512(dd)));
+    _mm512_store_ps(wk->d[s][0], d);
+    _mm512_store_ps(wk->d[s][1], _mm512_mul_ps(d, _mm512_set1_ps(7.0f)));
+    _mm512_store_ps(wk->d[s][2], _mm512_mul_ps(d, _mm512_set1_ps(49.0f)));
+    /* K step c = 2h + u: elements 128h + 64u .. +63 = ql[64h..64h+63] nibble u, with qh[32h..]
+     * bits 4u + (0,1) for the first 32 and 4u + (2,3) for the second */
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30), o32 = _mm512_set1_epi8(32);
+    const __mmask64 odd = 0xAAAAAAAAAAAAAAAAull;
+    for (int c = 0; c < 4; c++) {
+        const int h = c / 2, u = c % 2;
+        const __m512i hs = u ? _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1)
+                             : _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+        __m512i x[16];
+        for (int r = 0; r < 16; r++) {
+            const __m512i l = _mm512_loadu_si512(b[r]->ql + 64 * h);
+            const __m512i hh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b[r]->qh + 32 * h)));
+            const __m512i hb = u ? _mm512_srlv_epi16(hh, hs) : _mm512_sllv_epi16(hh, hs);
+            const __m512i lo = u ? _mm512_srli_epi16(l, 4) : l;
+            x[r] = _mm512_sub_epi8(_mm512_ternarylogic_epi32(_mm512_and_si512(lo, m4), hb, m30, 0xF8), o32);
+        }
+        k4_transpose(x);
+        for (int kk = 0; kk < 16; kk++) {
+            const int j = 4 * c + kk / 4;
+            const __m512i ev = _mm512_srai_epi16(_mm512_slli_epi16(x[kk], 8), 8), od = _mm512_srai_epi16(x[kk], 8);
+            for (int i = 0; i < 3; i++) {
+                const __m512i pe = _mm512_mullo_epi16(ev, e[i][j]), po = _mm512_mullo_epi16(od, e[i][j]);
+                _mm512_store_si512(wk->bp[s][i][c] + 64 * kk, _mm512_mask_blend_epi8(odd, pe, _mm512_slli_epi16(po, 8)));
+            }
+        }
+    }
+}
+
+#define K6_ISSUE(ab, bp, as)                                                                  \
+    do {                                                                                     \
+        _tile_zero(0); _tile_zero(1); _tile_zero(2);                                          \
+        _tile_loadd(4, (ab) + 4, as);                                                        \
+        _tile_loadd(6, (bp)[0][0], 64); _tile_dpbssd(0, 4, 6);                               \
+        _tile_loadd(7, (bp)[1][0], 64); _tile_dpbssd(1, 4, 7);                               \
+        _tile_loadd(6, (bp)[2][0], 64); _tile_dpbssd(2, 4, 6);                               \
+        _tile_loadd(5, (ab) + 4 + 64, as);                                                   \
+        _tile_loadd(7, (bp)[0][1], 64); _tile_dpbssd(0, 5, 7);                               \
+        _tile_loadd(6, (bp)[1][1], 64); _tile_dpbssd(1, 5, 6);                               \
+        _tile_loadd(7, (bp)[2][1], 64); _tile_dpbssd(2, 5, 7);                               \
+        _tile_loadd(4, (ab) + 4 + 128, as);                                                  \
+        _tile_loadd(6, (bp)[0][2], 64); _tile_dpbssd(0, 4, 6);                               \
+        _tile_loadd(7, (bp)[1][2], 64); _tile_dpbssd(1, 4, 7);                               \
+        _tile_loadd(6, (bp)[2][2], 64); _tile_dpbssd(2, 4, 6);                               \
+        _tile_loadd(5, (ab) + 4 + 192, as);                                                  \
+        _tile_loadd(7, (bp)[0][3], 64); _tile_dpbssd(0, 5, 7);                               \
+        _tile_loadd(6, (bp)[1][3], 64); _tile_dpbssd(1, 5, 6);                               \
+        _tile_loadd(7, (bp)[2][3], 64); _tile_dpbssd(2, 5, 7);                               \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+k6_epilogue(const k6_work *wk, int s, const char *ab, size_t as, const int MT, float *acc, const char *pf) {
+    const __m512 d0 = _mm512_load_ps(wk->d[s][0]), d1 = _mm512_load_ps(wk->d[s][1]), d2 = _mm512_load_ps(wk->d[s][2]);
+#pragma GCC unroll 16
+    for (int t = 0; t < MT; t++) {
+        const char *at = ab + (size_t)t * as;
+        if (pf) {
+            const char *p = pf + (size_t)t * as;
+            _mm_prefetch(p, _MM_HINT_T0); _mm_prefetch(p + 64, _MM_HINT_T0); _mm_prefetch(p + 128, _MM_HINT_T0);
+            _mm_prefetch(p + 192, _MM_HINT_T0); _mm_prefetch(p + 259, _MM_HINT_T0);
+        }
+        __m512 x = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_load_si512(wk->cb[0] + 16 * t)), d0);
+        x = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(wk->cb[1] + 16 * t)), d1, x);
+        x = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(wk->cb[2] + 16 * t)), d2, x);
+        float da;
+        memcpy(&da, at, 4);
+        _mm512_store_ps(acc + 16 * t, _mm512_fmadd_ps(x, _mm512_set1_ps(da), _mm512_load_ps(acc + 16 * t)));
+    }
+}
+
+static inline __attribute__((always_inline)) void
+k6_run(k6_work *wk, int ks, const char *a, size_t as, int ntt, const int MT, float *acc) {
+    const int ni = ks * ntt;
+#define K6_ITEM_A(i) (a + (size_t)((i) % ntt) * 16 * as + (size_t)((i) / ntt) * sizeof(block_q8_K))
+    K6_ISSUE(K6_ITEM_A(0), wk->bp[0], (long)as);
+    for (int i = 0; i < ni; i++) {
+        _tile_stored(0, wk->cb[0], 64); _tile_stored(1, wk->cb[1], 64); _tile_stored(2, wk->cb[2], 64);
+        if (i + 1 < ni) K6_ISSUE(K6_ITEM_A(i + 1), wk->bp[(i + 1) / ntt], (long)as);
+        k6_epilogue(wk, i / ntt, K6_ITEM_A(i), as, MT, acc + (size_t)(i % ntt) * 16 * 16,
+                    i + 2 < ni ? K6_ITEM_A(i + 2) : NULL);
+    }
+#undef K6_ITEM_A
+}
+
+static void gemm_q6_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                          float *out, size_t ldo) {
+    const int nsb = n / QK_K;
+    k6_work wk;
+    _Alignas(64) float acc[K4_TB][16];
+    int cur_mt = 0;
+    for (int r0 = 0; r0 < nr; r0 += 16) {
+        const int mr = KQ_MIN(16, nr - r0);
+        const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
+        for (int s0 = 0; s0 < nsb; s0 += K6_KS) {
+            const int ks = KQ_MIN(K6_KS, nsb - s0);
+            for (int s = 0; s < ks; s++) {
+                const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q6_K);
+                k6_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * sizeof(block_q6_K) : NULL);
+            }
+            for (int t0 = 0; t0 < nc; t0 += K4_TB) {
+                const int nt = KQ_MIN(K4_TB, nc - t0), nfull = nt / 16, tail = nt % 16;
+                const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)s0 * sizeof(block_q8_K);
+                memset(acc, 0, sizeof(float) * 16 * (size_t)nt);
+                if (nfull) {
+                    if (cur_mt != 16) { amx_cfg_c4a2b2(16, 64); cur_mt = 16; }
+                    k6_run(&wk, ks, ab, a_stride, nfull, 16, acc[0]);
+                }
+                if (tail) {
+                    if (cur_mt != tail) { amx_cfg_c4a2b2(tail, 64); cur_mt = tail; }
+                    k6_run(&wk, ks, ab + (size_t)nfull * 16 * a_stride, a_stride, 1, tail, acc[nfull * 16]);
+                }
+                for (int t = 0; t < nt; t++) {
+                    float *o = out + (size_t)(t0 + t) * ldo + r0;
+                    __m512 v = _mm512_load_ps(acc[t]);
+                    if (s0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
+                    _mm512_mask_storeu_ps(o, rmask, v);
+                }
+            }
+        }
+    }
+    if (cur_mt) _tile_release();
 }
 
 static void gemm_q5_K_amx(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
