@@ -371,7 +371,7 @@ k4_run(k4_work *wk, int ks, const char *a, size_t as, int ntt, const int MT, flo
 #undef K4_ITEM_A
 }
 
-enum { K4_TB = 128 };   /* tokens per pass over a chunk (the float accumulators: 8 KiB) */
+enum { K4_TB = 256 };   /* tokens per pass (float accumulators for all K: 16 KiB); a call of more re-decodes per pass */
 
 static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
                           float *out, size_t ldo) {
@@ -382,16 +382,16 @@ static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
     for (int r0 = 0; r0 < nr; r0 += 16) {
         const int mr = KQ_MIN(16, nr - r0);
         const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
-        for (int s0 = 0; s0 < nsb; s0 += K4_KS) {
-            const int ks = KQ_MIN(K4_KS, nsb - s0);
-            for (int s = 0; s < ks; s++) {
-                const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q4_K);
-                k4_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * sizeof(block_q4_K) : NULL);
-            }
-            for (int t0 = 0; t0 < nc; t0 += K4_TB) {
-                const int nt = KQ_MIN(K4_TB, nc - t0), nfull = nt / 16, tail = nt % 16;
+        for (int t0 = 0; t0 < nc; t0 += K4_TB) {   /* one pass for nc <= K4_TB: each block decoded once */
+            const int nt = KQ_MIN(K4_TB, nc - t0), nfull = nt / 16, tail = nt % 16;
+            memset(acc, 0, sizeof(float) * 16 * (size_t)nt);
+            for (int s0 = 0; s0 < nsb; s0 += K4_KS) {
+                const int ks = KQ_MIN(K4_KS, nsb - s0);
+                for (int s = 0; s < ks; s++) {
+                    const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q4_K);
+                    k4_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * sizeof(block_q4_K) : NULL);
+                }
                 const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)s0 * sizeof(block_q8_K);
-                memset(acc, 0, sizeof(float) * 16 * (size_t)nt);
                 if (nfull) {
                     if (cur_mt != 16) { amx_cfg_c4a2b2(16, 64); cur_mt = 16; }
                     k4_run(&wk, ks, ab, a_stride, nfull, 16, acc[0]);
@@ -400,13 +400,8 @@ static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
                     if (cur_mt != tail) { amx_cfg_c4a2b2(tail, 64); cur_mt = tail; }
                     k4_run(&wk, ks, ab + (size_t)nfull * 16 * a_stride, a_stride, 1, tail, acc[nfull * 16]);
                 }
-                for (int t = 0; t < nt; t++) {
-                    float *o = out + (size_t)(t0 + t) * ldo + r0;
-                    __m512 v = _mm512_load_ps(acc[t]);
-                    if (s0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
-                    _mm512_mask_storeu_ps(o, rmask, v);
-                }
             }
+            for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(out + (size_t)(t0 + t) * ldo + r0, rmask, _mm512_load_ps(acc[t]));
         }
     }
     if (cur_mt) _tile_release();
@@ -555,16 +550,16 @@ static void gemm_q6_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
     for (int r0 = 0; r0 < nr; r0 += 16) {
         const int mr = KQ_MIN(16, nr - r0);
         const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
-        for (int s0 = 0; s0 < nsb; s0 += K6_KS) {
-            const int ks = KQ_MIN(K6_KS, nsb - s0);
-            for (int s = 0; s < ks; s++) {
-                const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q6_K);
-                k6_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * sizeof(block_q6_K) : NULL);
-            }
-            for (int t0 = 0; t0 < nc; t0 += K4_TB) {
-                const int nt = KQ_MIN(K4_TB, nc - t0), nfull = nt / 16, tail = nt % 16;
+        for (int t0 = 0; t0 < nc; t0 += K4_TB) {   /* one pass for nc <= K4_TB: each block decoded once */
+            const int nt = KQ_MIN(K4_TB, nc - t0), nfull = nt / 16, tail = nt % 16;
+            memset(acc, 0, sizeof(float) * 16 * (size_t)nt);
+            for (int s0 = 0; s0 < nsb; s0 += K6_KS) {
+                const int ks = KQ_MIN(K6_KS, nsb - s0);
+                for (int s = 0; s < ks; s++) {
+                    const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q6_K);
+                    k6_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * sizeof(block_q6_K) : NULL);
+                }
                 const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)s0 * sizeof(block_q8_K);
-                memset(acc, 0, sizeof(float) * 16 * (size_t)nt);
                 if (nfull) {
                     if (cur_mt != 16) { amx_cfg_c4a2b2(16, 64); cur_mt = 16; }
                     k6_run(&wk, ks, ab, a_stride, nfull, 16, acc[0]);
@@ -573,13 +568,8 @@ static void gemm_q6_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
                     if (cur_mt != tail) { amx_cfg_c4a2b2(tail, 64); cur_mt = tail; }
                     k6_run(&wk, ks, ab + (size_t)nfull * 16 * a_stride, a_stride, 1, tail, acc[nfull * 16]);
                 }
-                for (int t = 0; t < nt; t++) {
-                    float *o = out + (size_t)(t0 + t) * ldo + r0;
-                    __m512 v = _mm512_load_ps(acc[t]);
-                    if (s0 > 0) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(rmask, o));
-                    _mm512_mask_storeu_ps(o, rmask, v);
-                }
             }
+            for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(out + (size_t)(t0 + t) * ldo + r0, rmask, _mm512_load_ps(acc[t]));
         }
     }
     if (cur_mt) _tile_release();
