@@ -71,7 +71,8 @@ typedef void (*lg_dec_fn)(const void *blk, int8_t *q, float *d, float *m);
 
 enum { LG_KB = 64 };   /* blocks per chunk: 64 x 512 B of packed weights */
 
-enum { LG_LAG = 1 };   /* pairs between a pair's TDPBSSDs and its float epilogue */
+enum { LG_LAG = 1 };
+enum { LG_TS = 256 };  /* tokens per activation-scale table (2 x 64 x 256 floats, 128 KiB) */
 
 /* acc[t] += float(cb[t]) * wd * ad[t] (+ wm * as[t]) for the 16 tokens of one block */
 static inline __attribute__((always_inline)) void lg_epi16(__m512 *acc, const int32_t *cb, const float *wd,
@@ -106,43 +107,40 @@ static inline __attribute__((always_inline)) void lg_epi16(__m512 *acc, const in
 
 /* 16 tokens (rows of a from abase, block 0 = the chunk's first) x 16 weight rows x kb
  * blocks: two pairs of C tiles in flight, the float epilogue of pair p runs after the
- * TDPBSSDs of pair p + LG_LAG were issued; accumulators stay in registers. */
+ * TDPBSSDs of pair p + LG_LAG were issued; accumulators stay in registers.
+ * ad/as[b*LG_TS + t]: activation d (s) of token t, block b — gathered here (among the tile
+ * work) when `gather`, else read as an earlier row group of the call left them. */
 static inline __attribute__((always_inline)) void lg_tok16(const char *abase, size_t a_stride, size_t ablk, int kb,
                                                            int8_t (*bpack)[16 * 64], float (*wd)[16], float (*wm)[16],
-                                                           __m512i vidx, __m512 *acc, const int has_min) {
+                                                           float *ad, float *as, const int gather, __m512i vidx,
+                                                           __m512 *acc, const int has_min) {
     _Alignas(64) int32_t cbuf[LG_LAG + 1][2][16 * 16];
-    _Alignas(64) float ad[LG_LAG + 1][2][16], as[LG_LAG + 1][2][16];
     const int np = (kb + 1) / 2;
     for (int p = 0; p < np + LG_LAG; p++) {
         if (p < np) {
             const bool two = 2 * p + 1 < kb;
             const char *ab = abase + (size_t)(2 * p) * ablk;
-            const int s = p % (LG_LAG + 1);
-            int32_t (*cb)[16 * 16] = cbuf[s];
+            int32_t (*cb)[16 * 16] = cbuf[p % (LG_LAG + 1)];
             if (p & 1) LG_PAIR(2, 3);
             else LG_PAIR(0, 1);
-            for (int h = 0; h < 1 + two; h++) {
-                const __m512i v = _mm512_i32gather_epi32(vidx, ab + (size_t)h * ablk, 1);
-                _mm512_store_ps(ad[s][h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)));
-                if (has_min) _mm512_store_ps(as[s][h], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16))));
-            }
+            if (gather)
+                for (int h = 0; h < 1 + two; h++) {
+                    const __m512i v = _mm512_i32gather_epi32(vidx, ab + (size_t)h * ablk, 1);
+                    const size_t o = (size_t)(2 * p + h) * LG_TS;
+                    _mm512_store_ps(ad + o, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)));
+                    if (has_min) _mm512_store_ps(as + o, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16))));
+                }
         }
         const int q = p - LG_LAG;
         if (q >= 0) {
             const int s = q % (LG_LAG + 1);
-            lg_epi16(acc, cbuf[s][0], wd[2 * q], wm[2 * q], ad[s][0], as[s][0], has_min);
-            if (2 * q + 1 < kb) lg_epi16(acc, cbuf[s][1], wd[2 * q + 1], wm[2 * q + 1], ad[s][1], as[s][1], has_min);
+            const size_t o = (size_t)(2 * q) * LG_TS;
+            lg_epi16(acc, cbuf[s][0], wd[2 * q], wm[2 * q], ad + o, as + o, has_min);
+            if (2 * q + 1 < kb)
+                lg_epi16(acc, cbuf[s][1], wd[2 * q + 1], wm[2 * q + 1], ad + o + LG_TS, as + o + LG_TS, has_min);
         }
     }
 }
-
-#define LG_DP(c, at, bt, b)                                                                  \
-    do {                                                                                     \
-        _tile_zero(c);                                                                       \
-        _tile_loadd(at, abase + (size_t)(k0 + (b)) * ablk + 2 + 2 * has_min, (long)a_stride); \
-        _tile_loadd(bt, bpack[(b) / 2] + ((b) % 2) * 8 * 64, 64);                             \
-        _tile_dpbssd(c, at, bt);                                                             \
-    } while (0)
 
 static inline __attribute__((always_inline)) void
 gemm_lg_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride, float *out,
@@ -151,100 +149,94 @@ gemm_lg_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
     const size_t ablk = has_min ? sizeof(block_q8_1) : sizeof(block_q8_0);
     _Alignas(64) int8_t wdec[16][64];
     _Alignas(64) int8_t bpack[LG_KB / 2][16 * 64];
-    _Alignas(64) float wd[LG_KB][16], wm[LG_KB][16];   /* [block][row] */
-    _Alignas(64) int32_t cbuf[4][16 * 16];
-    _Alignas(64) float ad[4][16], as[4][16];           /* [block of group][token] */
+    _Alignas(64) float wd[LG_KB][16], wm[LG_KB][16];         /* [block][row] */
+    _Alignas(64) float ad[LG_KB * LG_TS], as[LG_KB * LG_TS]; /* [block][token] of a chunk */
+    _Alignas(64) int32_t cbuf[16 * 16];
     const bool gather_ok = a_stride <= (size_t)INT32_MAX / 16;
     const __m512i vidx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32(gather_ok ? (int)a_stride : 0));
     int cur_mt = 16;
     amx_cfg_c4a2b2(16, 32);
-    for (int r0 = 0; r0 < nr; r0 += 16) {
-        const int mr = LG_MIN(16, nr - r0);
-        const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
+    for (int ts = 0; ts < nc; ts += LG_TS) {
+        const int ncs = LG_MIN(LG_TS, nc - ts);
+        const char *aslab = (const char *)a + (size_t)ts * a_stride;
         for (int k0 = 0; k0 < nb; k0 += LG_KB) {
             const int kb = LG_MIN(LG_KB, nb - k0);
-            for (int b = 0; b < kb; b += 2) {
-                for (int r = 0; r < 16; r++) {
-                    for (int h = 0; h < 2; h++) {
-                        if (r < mr && b + h < kb) {
-                            dec((const char *)w + (size_t)(r0 + r) * w_stride + (size_t)(k0 + b + h) * wblk, wdec[r] + 32 * h,
-                                &wd[b + h][r], &wm[b + h][r]);
-                            if (!has_min) wm[b + h][r] = 0.0f;
-                        } else {
-                            memset(wdec[r] + 32 * h, 0, 32);
-                            wd[b + h][r] = 0.0f;
-                            wm[b + h][r] = 0.0f;
-                        }
-                    }
-                }
-                amx_transpose16(&wdec[0][0], 64, bpack[b / 2]);
-            }
-            /* the next chunk of weights (next K chunk, else the next 16 rows' first) */
-            const char *nx = NULL;
-            int nx_rows = 0, nx_kb = 0;
-            if (k0 + LG_KB < nb) {
-                nx = (const char *)w + (size_t)r0 * w_stride + (size_t)(k0 + LG_KB) * wblk;
-                nx_rows = mr;
-                nx_kb = LG_MIN(LG_KB, nb - k0 - LG_KB);
-            } else if (r0 + 16 < nr) {
-                nx = (const char *)w + (size_t)(r0 + 16) * w_stride;
-                nx_rows = LG_MIN(16, nr - r0 - 16);
-                nx_kb = LG_MIN(LG_KB, nb);
-            }
-            const int ntg = (nc + 15) / 16;
-            for (int t0 = 0; t0 < nc; t0 += 16) {
-                const int mt = LG_MIN(16, nc - t0);
-                if (nx) amx_prefetch_rows(nx, w_stride, nx_rows, (size_t)nx_kb * wblk, t0 / 16, ntg);
-                if (mt != cur_mt) { amx_cfg_c4a2b2(mt, 32); cur_mt = mt; }
-                const __mmask16 tmask = (__mmask16)((1u << mt) - 1);
-                const char *abase = (const char *)a + (size_t)t0 * a_stride;
-                if (mt == 16 && gather_ok) {
-                    __m512 acc16[16];   /* constant indices only: kept in registers */
-#pragma GCC unroll 16
-                    for (int t = 0; t < 16; t++) acc16[t] = _mm512_setzero_ps();
-                    lg_tok16(abase + (size_t)k0 * ablk, a_stride, ablk, kb, bpack, wd + 0, wm + 0, vidx, acc16, has_min);
-                    amx_store_acc16(out, ldo, t0, r0, rmask, acc16, k0 > 0);
-                    continue;
-                }
-                __m512 acc[16];
-                for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
-                for (int b0 = 0; b0 < kb; b0 += 4) {
-                    const int g = LG_MIN(4, kb - b0);
-                    LG_DP(0, 4, 6, b0 + 0);
-                    if (g > 1) LG_DP(1, 5, 7, b0 + 1);
-                    if (g > 2) LG_DP(2, 4, 6, b0 + 2);
-                    if (g > 3) LG_DP(3, 5, 7, b0 + 3);
-                    _tile_stored(0, cbuf[0], 64);
-                    if (g > 1) _tile_stored(1, cbuf[1], 64);
-                    if (g > 2) _tile_stored(2, cbuf[2], 64);
-                    if (g > 3) _tile_stored(3, cbuf[3], 64);
-                    /* activation d (and s) of the group's blocks for the mt tokens */
-                    for (int q = 0; q < g; q++) {
-                        const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)(k0 + b0 + q) * ablk;
-                        if (gather_ok) {
-                            const __m512i v = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), tmask, vidx, ab, 1);
-                            _mm512_store_ps(ad[q], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v)));
-                            if (has_min) _mm512_store_ps(as[q], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16))));
-                        } else {
-                            for (int t = 0; t < mt; t++) {
-                                uint16_t h[2];
-                                memcpy(h, ab + (size_t)t * a_stride, 4);
-                                ad[q][t] = _cvtsh_ss(h[0]);
-                                as[q][t] = _cvtsh_ss(h[1]);
+            for (int r0 = 0; r0 < nr; r0 += 16) {
+                const int mr = LG_MIN(16, nr - r0);
+                const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
+                for (int b = 0; b < kb; b += 2) {
+                    for (int r = 0; r < 16; r++) {
+                        for (int h = 0; h < 2; h++) {
+                            if (r < mr && b + h < kb) {
+                                dec((const char *)w + (size_t)(r0 + r) * w_stride + (size_t)(k0 + b + h) * wblk,
+                                    wdec[r] + 32 * h, &wd[b + h][r], &wm[b + h][r]);
+                                if (!has_min) wm[b + h][r] = 0.0f;
+                            } else {
+                                memset(wdec[r] + 32 * h, 0, 32);
+                                if (b + h < kb) {
+                                    wd[b + h][r] = 0.0f;
+                                    wm[b + h][r] = 0.0f;
+                                }
                             }
                         }
                     }
-                    for (int q = 0; q < g; q++) {
-                        const __m512 fd = _mm512_load_ps(wd[b0 + q]), fm = _mm512_load_ps(wm[b0 + q]);
+                    amx_transpose16(&wdec[0][0], 64, bpack[b / 2]);
+                }
+                /* the next weights to decode (the next 16 rows, else the next K chunk's first) */
+                const char *nx = NULL;
+                int nx_rows = 0, nx_kb = 0;
+                if (r0 + 16 < nr) {
+                    nx = (const char *)w + (size_t)(r0 + 16) * w_stride + (size_t)k0 * wblk;
+                    nx_rows = LG_MIN(16, nr - r0 - 16);
+                    nx_kb = kb;
+                } else if (k0 + LG_KB < nb) {
+                    nx = (const char *)w + (size_t)(k0 + LG_KB) * wblk;
+                    nx_rows = LG_MIN(16, nr);
+                    nx_kb = LG_MIN(LG_KB, nb - k0 - LG_KB);
+                }
+                const int ntg = (ncs + 15) / 16;
+                for (int t0 = 0; t0 < ncs; t0 += 16) {
+                    const int mt = LG_MIN(16, ncs - t0);
+                    if (nx) amx_prefetch_rows(nx, w_stride, nx_rows, (size_t)nx_kb * wblk, t0 / 16, ntg);
+                    if (mt != cur_mt) { amx_cfg_c4a2b2(mt, 32); cur_mt = mt; }
+                    const char *abase = aslab + (size_t)t0 * a_stride + (size_t)k0 * ablk;
+                    if (mt == 16 && gather_ok) {
+                        __m512 acc16[16];   /* constant indices only: kept in registers */
+#pragma GCC unroll 16
+                        for (int t = 0; t < 16; t++) acc16[t] = _mm512_setzero_ps();
+                        if (r0 == 0) lg_tok16(abase, a_stride, ablk, kb, bpack, wd, wm, ad + t0, as + t0, 1, vidx, acc16, has_min);
+                        else lg_tok16(abase, a_stride, ablk, kb, bpack, wd, wm, ad + t0, as + t0, 0, vidx, acc16, has_min);
+                        amx_store_acc16(out, ldo, ts + t0, r0, rmask, acc16, k0 > 0);
+                        continue;
+                    }
+                    /* token tail (or a stride too big to gather): one block at a time */
+                    __m512 acc[16];
+                    for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+                    for (int b = 0; b < kb; b++) {
+                        const char *ab = abase + (size_t)b * ablk;
+                        float *bd = ad + (size_t)b * LG_TS + t0, *bs = as + (size_t)b * LG_TS + t0;
+                        _tile_zero(0);
+                        _tile_loadd(4, ab + 2 + 2 * has_min, (long)a_stride);
+                        _tile_loadd(6, bpack[b / 2] + (b % 2) * 8 * 64, 64);
+                        _tile_dpbssd(0, 4, 6);
+                        _tile_stored(0, cbuf, 64);
+                        if (r0 == 0)
+                            for (int t = 0; t < mt; t++) {
+                                uint16_t h[2];
+                                memcpy(h, ab + (size_t)t * a_stride, 4);
+                                bd[t] = _cvtsh_ss(h[0]);
+                                bs[t] = _cvtsh_ss(h[1]);
+                            }
+                        const __m512 fd = _mm512_load_ps(wd[b]), fm = _mm512_load_ps(wm[b]);
                         for (int t = 0; t < mt; t++) {
-                            const __m512 c = _mm512_cvtepi32_ps(_mm512_load_si512(&cbuf[q][t * 16]));
-                            acc[t] = _mm512_fmadd_ps(c, _mm512_mul_ps(fd, _mm512_set1_ps(ad[q][t])), acc[t]);
-                            if (has_min) acc[t] = _mm512_fmadd_ps(fm, _mm512_set1_ps(as[q][t]), acc[t]);
+                            const __m512 c = _mm512_cvtepi32_ps(_mm512_load_si512(&cbuf[t * 16]));
+                            acc[t] = _mm512_fmadd_ps(c, _mm512_mul_ps(fd, _mm512_set1_ps(bd[t])), acc[t]);
+                            if (has_min) acc[t] = _mm512_fmadd_ps(fm, _mm512_set1_ps(bs[t]), acc[t]);
                         }
                     }
+                    amx_store_acc(out, ldo, ts + t0, mt, r0, rmask, acc, k0 > 0);
                 }
-                amx_store_acc(out, ldo, t0, mt, r0, rmask, acc, k0 > 0);
             }
         }
     }
