@@ -32,7 +32,7 @@
 
 enum { KCH = 64 };  /* blocks per packed chunk: 64 x 512 B = 32 KiB of packed weights */
 enum { TSLAB = 256 }; /* tokens per activation-scale table (KCH x TSLAB floats, 64 KiB) */
-enum { Q8_LAG = 2 }; /* pairs between a pair's TDPBSSDs and its vector epilogue */
+enum { Q8_LAG = 1 }; /* pairs between a pair's TDPBSSDs and its vector epilogue */
 
 /* Blocks 0..kb-1 of 16 weight rows (w = row 0's first block; rows >= mr are zero, scale 0)
  * into VNNI B tiles, two blocks per 16x64 transpose: bpack[p] rows 0-7 = block 2p, rows
