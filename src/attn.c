@@ -94,6 +94,9 @@ r1_attn_tile_fn r1_attn_tile_kernel(r1_isa isa, int head_dim) {
 #if defined(__x86_64__) || defined(_M_X64)
     if (isa == R1_ISA_AVX512 && head_dim <= 256 && r1_type_get_traits_isa(R1_TYPE_F32, R1_ISA_AVX512))
         return r1_attn_tile_avx512;
+    if ((isa == R1_ISA_AVX2 || isa == R1_ISA_AVX512) && head_dim <= 256 && head_dim % 8 == 0 &&
+        r1_type_get_traits_isa(R1_TYPE_F32, R1_ISA_AVX2))
+        return r1_attn_tile_avx2;
 #else
     (void)isa;
     (void)head_dim;

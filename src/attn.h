@@ -18,8 +18,9 @@
  * buffers (about 70 KiB at most). Tiles are the tasks of the thread pool, the longest
  * (latest tokens) first, so the causal triangle's uneven work balances.
  *
- * Kernels: a scalar reference in plain C (attn.c) and an AVX-512 one
- * (simd/attn_avx512.c, head_dim <= 256); r1_attn picks by the isa argument (forward.c
+ * Kernels: a scalar reference in plain C (attn.c), an AVX-512 one (simd/attn_avx512.c,
+ * head_dim <= 256) and an AVX2 one (simd/attn_avx2.c, head_dim a multiple of 8 <= 256);
+ * r1_attn picks by the isa argument (forward.c
  * passes r1_isa_active(), so R1_ISA=scalar selects the reference). Results agree with a
  * double-precision evaluation to float rounding (softmax via exp2 of log2e-scaled scores).
  */
@@ -53,7 +54,8 @@ typedef void (*r1_attn_tile_fn)(const r1_attn_args *a, int g, int r0, int nr);
 void r1_attn_tile_ref(const r1_attn_args *a, int g, int r0, int nr);
 
 /* The tile kernel r1_attn uses for isa: the AVX-512 one when isa is R1_ISA_AVX512, the
- * build and the CPU have it and head_dim <= 256; else the reference. */
+ * build and the CPU have it and head_dim <= 256; else the AVX2 one when isa is AVX2 (or
+ * AVX-512), the CPU has it and head_dim is a multiple of 8 <= 256; else the reference. */
 r1_attn_tile_fn r1_attn_tile_kernel(r1_isa isa, int head_dim);
 
 /* The whole chunk, parallel over tiles on pool (NULL: on the caller), with the kernel of
@@ -64,6 +66,8 @@ void r1_attn(threadpool *pool, const r1_attn_args *a, r1_isa isa);
 #if defined(__x86_64__) || defined(_M_X64)
 /* simd/attn_avx512.c; only valid on a CPU with AVX-512 (F, VL, BW, DQ) and head_dim <= 256. */
 void r1_attn_tile_avx512(const r1_attn_args *a, int g, int r0, int nr);
+/* simd/attn_avx2.c; only valid on a CPU with AVX2, FMA and F16C, head_dim % 8 == 0, <= 256. */
+void r1_attn_tile_avx2(const r1_attn_args *a, int g, int r0, int nr);
 #endif
 
 #endif
