@@ -223,10 +223,12 @@ typedef struct {
 /* 16x16 dword transpose in registers: x[i] dword k -> x[k] dword i */
 static inline __attribute__((always_inline)) void k4_transpose(__m512i *x) {
     __m512i t[16];
+#pragma GCC unroll 16
     for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
     }
+#pragma GCC unroll 16
     for (int i = 0; i < 4; i++) {
         x[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
         x[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
@@ -234,6 +236,7 @@ static inline __attribute__((always_inline)) void k4_transpose(__m512i *x) {
         x[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
     }
     /* x[4i+m], 128-bit lane L = dword 4L+m of rows 4i..4i+3 */
+#pragma GCC unroll 16
     for (int m = 0; m < 4; m++) {
         const __m512i v = _mm512_shuffle_i32x4(x[m], x[4 + m], 0x88), w = _mm512_shuffle_i32x4(x[m], x[4 + m], 0xDD);
         const __m512i v2 = _mm512_shuffle_i32x4(x[8 + m], x[12 + m], 0x88), w2 = _mm512_shuffle_i32x4(x[8 + m], x[12 + m], 0xDD);
@@ -242,6 +245,7 @@ static inline __attribute__((always_inline)) void k4_transpose(__m512i *x) {
         t[m + 4] = _mm512_shuffle_i32x4(w, w2, 0x88);
         t[m + 12] = _mm512_shuffle_i32x4(w, w2, 0xDD);
     }
+#pragma GCC unroll 16
     for (int i = 0; i < 16; i++) x[i] = t[i];
 }
 
@@ -254,6 +258,7 @@ static inline __attribute__((always_inline)) void k4_transpose(__m512i *x) {
 static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride, int mr, const char *pf) {
     static const block_q4_K zero;
     const block_q4_K *b[16];
+#pragma GCC unroll 16
     for (int r = 0; r < 16; r++) b[r] = r < mr ? (const block_q4_K *)(w0 + (size_t)r * w_stride) : &zero;
     if (pf)   /* a later super-block of the same rows: on its way from memory */
         for (int r = 0; r < mr; r++) {
@@ -264,6 +269,7 @@ static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride
     /* factors: row r's 8 scales and 8 mins as dwords, transposed to [j][row] */
     __m512i f[16];
     _Alignas(64) int32_t dd[16];
+#pragma GCC unroll 16
     for (int r = 0; r < 16; r++) {
         uint8_t sm[16];
         r1_q4k_scales_mins(b[r]->scales, sm, sm + 8);
@@ -275,20 +281,24 @@ static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride
     _mm512_store_ps(wk->d[s], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(dv)));
     _mm512_store_ps(wk->dm[s], _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(dv, 16))));
     __m512i fh[8], fl[8];
+#pragma GCC unroll 16
     for (int j = 0; j < 8; j++) {
         fh[j] = _mm512_mullo_epi32(_mm512_srli_epi32(f[j], 3), two);
         fl[j] = _mm512_mullo_epi32(_mm512_and_si512(f[j], _mm512_set1_epi32(7)), two);
         _mm512_store_si512(wk->mdup[s][j], _mm512_mullo_epi32(f[8 + j], two));
     }
     const __m256i m4 = _mm256_set1_epi8(0x0F);
+#pragma GCC unroll 16
     for (int p = 0; p < 4; p++) {
         __m512i x[16];
+#pragma GCC unroll 16
         for (int r = 0; r < 16; r++) {
             const __m256i v = _mm256_loadu_si256((const __m256i *)(b[r]->qs + 32 * p));
             x[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, m4)),
                                       _mm256_and_si256(_mm256_srli_epi16(v, 4), m4), 1);
         }
         k4_transpose(x);
+#pragma GCC unroll 16
         for (int kk = 0; kk < 16; kk++) {
             const int j = 2 * p + kk / 8;
             _mm512_store_si512(wk->bp[s][0][p] + 64 * kk, _mm512_mullo_epi16(x[kk], fh[j]));
@@ -321,6 +331,7 @@ k4_epilogue(const k4_work *wk, int s, const int32_t *ch, const int32_t *cl, cons
             float *acc, const char *pf) {
     const __m512 d = _mm512_load_ps(wk->d[s]), dm = _mm512_load_ps(wk->dm[s]);
     __m512i mv[8];
+#pragma GCC unroll 16
     for (int j = 0; j < 8; j++) mv[j] = _mm512_load_si512(wk->mdup[s][j]);
 #pragma GCC unroll 16
     for (int t = 0; t < MT; t++) {
@@ -426,6 +437,7 @@ typedef struct {
 static inline void k6_decode(k6_work *wk, int s, const char *w0, size_t w_stride, int mr, const char *pf) {
     static const block_q6_K zero;
     const block_q6_K *b[16];
+#pragma GCC unroll 16
     for (int r = 0; r < 16; r++) b[r] = r < mr ? (const block_q6_K *)(w0 + (size_t)r * w_stride) : &zero;
     if (pf)
         for (int r = 0; r < mr; r++) {
@@ -438,6 +450,7 @@ static inline void k6_decode(k6_work *wk, int s, const char *w0, size_t w_stride
     __m512i e[3][16];
     _Alignas(64) int32_t dd[16];
     const __m256i k7 = _mm256_set1_epi16(4681), seven = _mm256_set1_epi16(7);
+#pragma GCC unroll 16
     for (int r = 0; r < 16; r++) {
         const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)b[r]->scales));
         const __m256i t1 = _mm256_mulhrs_epi16(sc, k7), t2 = _mm256_mulhrs_epi16(t1, k7);
@@ -450,8 +463,10 @@ static inline void k6_decode(k6_work *wk, int s, const char *w0, size_t w_stride
         memcpy(&h, &b[r]->d, 2);
         dd[r] = h;
     }
+#pragma GCC unroll 16
     for (int i = 0; i < 3; i++) {
         k4_transpose(e[i]);
+#pragma GCC unroll 16
         for (int j = 0; j < 16; j++) e[i][j] = _mm512_or_si512(e[i][j], _mm512_slli_epi32(e[i][j], 16));
     }
     const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_load_si512(dd)));
@@ -462,11 +477,13 @@ static inline void k6_decode(k6_work *wk, int s, const char *w0, size_t w_stride
      * bits 4u + (0,1) for the first 32 and 4u + (2,3) for the second */
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30), o32 = _mm512_set1_epi8(32);
     const __mmask64 odd = 0xAAAAAAAAAAAAAAAAull;
+#pragma GCC unroll 16
     for (int c = 0; c < 4; c++) {
         const int h = c / 2, u = c % 2;
         const __m512i hs = u ? _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1)
                              : _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
         __m512i x[16];
+#pragma GCC unroll 16
         for (int r = 0; r < 16; r++) {
             const __m512i l = _mm512_loadu_si512(b[r]->ql + 64 * h);
             const __m512i hh = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b[r]->qh + 32 * h)));
@@ -475,9 +492,11 @@ static inline void k6_decode(k6_work *wk, int s, const char *w0, size_t w_stride
             x[r] = _mm512_sub_epi8(_mm512_ternarylogic_epi32(_mm512_and_si512(lo, m4), hb, m30, 0xF8), o32);
         }
         k4_transpose(x);
+#pragma GCC unroll 16
         for (int kk = 0; kk < 16; kk++) {
             const int j = 4 * c + kk / 4;
             const __m512i ev = _mm512_srai_epi16(_mm512_slli_epi16(x[kk], 8), 8), od = _mm512_srai_epi16(x[kk], 8);
+#pragma GCC unroll 16
             for (int i = 0; i < 3; i++) {
                 const __m512i pe = _mm512_mullo_epi16(ev, e[i][j]), po = _mm512_mullo_epi16(od, e[i][j]);
                 _mm512_store_si512(wk->bp[s][i][c] + 64 * kk, _mm512_mask_blend_epi8(odd, pe, _mm512_slli_epi16(po, 8)));
