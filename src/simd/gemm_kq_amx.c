@@ -36,23 +36,6 @@
 
 /* ---- per-type super-block decoders: q[256] int8, dsc[j*16] (sub-block factors, one
  *      16-float row per sub-block), dmn[j*16] (min factors; Q4_K only) ------------------ */
-static inline void dec_q5_K(const void *blk, int8_t *q, float *dsc, float *dmn) {
-    const block_q5_K *b = blk;
-    const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-    const __m256i h = _mm256_loadu_si256((const __m256i *)b->qh);
-    for (int p = 0; p < 4; p++) {   /* sub-blocks 2p, 2p+1: 5th bit = qh bit 2p, 2p+1 */
-        const __m256i v = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * p));
-        const __m256i h0 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(h, _mm_cvtsi32_si128(2 * p)), one), 4);
-        const __m256i h1 = _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(h, _mm_cvtsi32_si128(2 * p + 1)), one), 4);
-        _mm256_store_si256((__m256i *)(q + 64 * p), _mm256_or_si256(_mm256_and_si256(v, m4), h0));
-        _mm256_store_si256((__m256i *)(q + 64 * p + 32), _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), h1));
-    }
-    uint8_t sc[8], mn[8];
-    r1_q4k_scales_mins(b->scales, sc, mn);
-    const float d = _cvtsh_ss(b->d), dm = _cvtsh_ss(b->dmin);
-    for (int j = 0; j < 8; j++) { dsc[j * 16] = d * sc[j]; dmn[j * 16] = dm * mn[j]; }
-}
-
 static inline void dec_iq4_xs(const void *blk, int8_t *q, float *dsc, float *dmn) {
     (void)dmn;
     const block_iq4_xs *b = blk;
@@ -255,16 +238,19 @@ static inline __attribute__((always_inline)) void k4_transpose(__m512i *x) {
  * the 16 rows' nibbles are transposed once into the VNNI order (tile row kk: elements
  * 4kk..4kk+3 of every row, a dword per row), then multiplied per dword lane (row) by the
  * row's factor; a 16-bit multiply keeps the two bytes apart (products <= 105). */
-static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride, int mr, const char *pf) {
-    static const block_q4_K zero;
+static inline __attribute__((always_inline)) void
+k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride, int mr, const char *pf, const int q5) {
+    static const block_q5_K zero;   /* also a zero Q4_K block (same d, dmin, scales prefix) */
+    const size_t bsz = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
+    const size_t qs_off = q5 ? offsetof(block_q5_K, qs) : offsetof(block_q4_K, qs);
     const block_q4_K *b[16];
 #pragma GCC unroll 16
-    for (int r = 0; r < 16; r++) b[r] = r < mr ? (const block_q4_K *)(w0 + (size_t)r * w_stride) : &zero;
+    for (int r = 0; r < 16; r++) b[r] = r < mr ? (const block_q4_K *)(w0 + (size_t)r * w_stride) : (const block_q4_K *)&zero;
     if (pf)   /* a later super-block of the same rows: on its way from memory */
         for (int r = 0; r < mr; r++) {
             const char *q = pf + (size_t)r * w_stride;
-            _mm_prefetch(q, _MM_HINT_T0); _mm_prefetch(q + 64, _MM_HINT_T0);
-            _mm_prefetch(q + sizeof(block_q4_K) - 1, _MM_HINT_T0);
+            _mm_prefetch(q, _MM_HINT_T0); _mm_prefetch(q + 64, _MM_HINT_T0); _mm_prefetch(q + 128, _MM_HINT_T0);
+            _mm_prefetch(q + bsz - 1, _MM_HINT_T0);
         }
     /* factors: row r's 8 scales and 8 mins as dwords, transposed to [j][row] */
     __m512i f[16];
@@ -293,9 +279,18 @@ static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride
         __m512i x[16];
 #pragma GCC unroll 16
         for (int r = 0; r < 16; r++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(b[r]->qs + 32 * p));
-            x[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, m4)),
-                                      _mm256_and_si256(_mm256_srli_epi16(v, 4), m4), 1);
+            const char *blk = (const char *)b[r];
+            const __m256i v = _mm256_loadu_si256((const __m256i *)(blk + qs_off + 32 * p));
+            __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            if (q5) {   /* 5th bit of sub-block 2p (2p+1): qh bit 2p (2p+1), moved to bit 4 */
+                const __m256i qh = _mm256_loadu_si256((const __m256i *)(blk + offsetof(block_q5_K, qh)));
+                const __m256i b4 = _mm256_set1_epi8(0x10);
+                lo = _mm256_or_si256(lo, _mm256_and_si256(2 * p <= 4 ? _mm256_slli_epi16(qh, 4 - 2 * p)
+                                                                     : _mm256_srli_epi16(qh, 2 * p - 4), b4));
+                hi = _mm256_or_si256(hi, _mm256_and_si256(2 * p + 1 <= 4 ? _mm256_slli_epi16(qh, 3 - 2 * p)
+                                                                         : _mm256_srli_epi16(qh, 2 * p - 3), b4));
+            }
+            x[r] = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
         }
         k4_transpose(x);
 #pragma GCC unroll 16
@@ -307,22 +302,23 @@ static inline void k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride
     }
 }
 
-/* TDPBSSDs of one super-block (A rows at ab, planes at bp) into C tiles CH, CL */
+/* TDPBSUDs (activations signed, planes unsigned) of one super-block (A rows at ab, planes at bp)
+ * into C tiles CH, CL */
 #define K4_ISSUE(CH, CL, ab, bp, as)                                                          \
     do {                                                                                     \
         _tile_zero(CH); _tile_zero(CL);                                                      \
         _tile_loadd(4, (ab) + 4, as);                                                        \
-        _tile_loadd(6, (bp)[0][0], 64); _tile_dpbssd(CH, 4, 6);                              \
-        _tile_loadd(7, (bp)[1][0], 64); _tile_dpbssd(CL, 4, 7);                              \
+        _tile_loadd(6, (bp)[0][0], 64); _tile_dpbsud(CH, 4, 6);                              \
+        _tile_loadd(7, (bp)[1][0], 64); _tile_dpbsud(CL, 4, 7);                              \
         _tile_loadd(5, (ab) + 4 + 64, as);                                                   \
-        _tile_loadd(6, (bp)[0][1], 64); _tile_dpbssd(CH, 5, 6);                              \
-        _tile_loadd(7, (bp)[1][1], 64); _tile_dpbssd(CL, 5, 7);                              \
+        _tile_loadd(6, (bp)[0][1], 64); _tile_dpbsud(CH, 5, 6);                              \
+        _tile_loadd(7, (bp)[1][1], 64); _tile_dpbsud(CL, 5, 7);                              \
         _tile_loadd(4, (ab) + 4 + 128, as);                                                  \
-        _tile_loadd(6, (bp)[0][2], 64); _tile_dpbssd(CH, 4, 6);                              \
-        _tile_loadd(7, (bp)[1][2], 64); _tile_dpbssd(CL, 4, 7);                              \
+        _tile_loadd(6, (bp)[0][2], 64); _tile_dpbsud(CH, 4, 6);                              \
+        _tile_loadd(7, (bp)[1][2], 64); _tile_dpbsud(CL, 4, 7);                              \
         _tile_loadd(5, (ab) + 4 + 192, as);                                                  \
-        _tile_loadd(6, (bp)[0][3], 64); _tile_dpbssd(CH, 5, 6);                              \
-        _tile_loadd(7, (bp)[1][3], 64); _tile_dpbssd(CL, 5, 7);                              \
+        _tile_loadd(6, (bp)[0][3], 64); _tile_dpbsud(CH, 5, 6);                              \
+        _tile_loadd(7, (bp)[1][3], 64); _tile_dpbsud(CL, 5, 7);                              \
     } while (0)
 
 /* acc[t] += d_a * (d * (8 C_H + C_L) - dmin * M) for the MT tokens (rows of ab) of super-block s */
@@ -384,9 +380,11 @@ k4_run(k4_work *wk, int ks, const char *a, size_t as, int ntt, const int MT, flo
 
 enum { K4_TB = 256 };   /* tokens per pass (float accumulators for all K: 16 KiB); a call of more re-decodes per pass */
 
-static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                          float *out, size_t ldo) {
+static inline __attribute__((always_inline)) void
+gemm_k45(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride, float *out, size_t ldo,
+         const int q5) {
     const int nsb = n / QK_K;
+    const size_t bsz = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
     k4_work wk;
     _Alignas(64) float acc[K4_TB][16];
     int cur_mt = 0;
@@ -399,8 +397,8 @@ static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
             for (int s0 = 0; s0 < nsb; s0 += K4_KS) {
                 const int ks = KQ_MIN(K4_KS, nsb - s0);
                 for (int s = 0; s < ks; s++) {
-                    const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q4_K);
-                    k4_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * sizeof(block_q4_K) : NULL);
+                    const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * bsz;
+                    k4_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * bsz : NULL, q5);
                 }
                 const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)s0 * sizeof(block_q8_K);
                 if (nfull) {
@@ -416,6 +414,15 @@ static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
         }
     }
     if (cur_mt) _tile_release();
+}
+
+static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                          float *out, size_t ldo) {
+    gemm_k45(n, nr, nc, w, w_stride, a, a_stride, out, ldo, 0);
+}
+static void gemm_q5_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                          float *out, size_t ldo) {
+    gemm_k45(n, nr, nc, w, w_stride, a, a_stride, out, ldo, 1);
 }
 
 /* ---- Q6_K: the signed sub-block scale in three balanced base-7 digits ------------------
@@ -594,10 +601,6 @@ static void gemm_q6_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
     if (cur_mt) _tile_release();
 }
 
-static void gemm_q5_K_amx(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
-                          size_t ldo) {
-    gemm_kq_amx(n, nr, nc, w, ws, a, as, out, ldo, 32, sizeof(block_q5_K), dec_q5_K, 1);
-}
 static void gemm_iq4_xs_amx(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
                             size_t ldo) {
     gemm_kq_amx(n, nr, nc, w, ws, a, as, out, ldo, 32, sizeof(block_iq4_xs), dec_iq4_xs, 0);
