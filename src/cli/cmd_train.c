@@ -247,6 +247,11 @@ int cmd_train(int argc, char **argv) {
                 printf("%-9s %4d  %6.1f%%  %7.1f%%  %17.1f%%  %6.1f%%  %9.1f%%  %14.1f%%\n", task_kind_name[k], g.n[k], 100 * g.acc[k],
                        100 * g.faithful[k], 100 * smp.acc[k], 100 * smp.pass_any[k], 100 * smp.faithful[k],
                        100 * smp.pass_faithful[k]);
+        if (g.n[TASK_COUNTDOWN])
+            printf("countdown attempt lines (T=%.1f): %.1f%% right (true arithmetic, right verdict, no repeat); "
+                   "%.1f%% of completions say \"yes\" to a miss (greedy: %.1f%% right, %.1f%% wrong yes)\n", temp,
+                   100 * smp.steps_ok[TASK_COUNTDOWN], 100 * smp.wrong_yes[TASK_COUNTDOWN],
+                   100 * g.steps_ok[TASK_COUNTDOWN], 100 * g.wrong_yes[TASK_COUNTDOWN]);
         printf("mean reasoning length (greedy): %.1f bytes\n", g.mean_len);
         for (int k = 0; k < TASK_KINDS; k++)
             if (g.n[k]) printf("example (greedy) %s\n", g.sample[k]);

@@ -269,6 +269,7 @@ task_verdict task_check(const task *t, const char *comp) {
                 line[used] != 0) { ok = false; continue; }
             int nums[3] = {x, y, z};
             bool yes = !strcmp(verdict, "yes");
+            v.wrong_yes |= yes && s != t->target;
             bool step_ok = same_multiset(nums, t->nums, 3) && strchr("+-*", o1) && strchr("+-*", o2) &&
                            r == cd_apply(x, o1, y) && r2 == r && s == cd_apply(r, o2, z) &&
                            (yes ? s == t->target : !strcmp(verdict, "no") && s != t->target);

@@ -60,6 +60,7 @@ typedef struct task_verdict {
      * ("yes" iff the result is the target) correct — and not a repeat of an earlier attempt.
      * A line that does not parse counts as a step that is not right. */
     int n_steps, n_steps_ok;
+    bool wrong_yes;    /* Countdown: some attempt line says "yes" though its result is not the target */
 } task_verdict;
 task_verdict task_check(const task *t, const char *completion);
 

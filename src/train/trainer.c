@@ -350,6 +350,8 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
             ev->faithful[k] += it->v.trace_valid;
             any |= it->v.correct;
             any_faithful |= it->v.correct && it->v.trace_valid;
+            if (it->v.n_steps) ev->steps_ok[k] += (double)it->v.n_steps_ok / it->v.n_steps;
+            ev->wrong_yes[k] += it->v.wrong_yes;
             len += it->v.think_len;
         }
         ev->pass_any[k] += any;
@@ -357,7 +359,8 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
         ev->n[k] += samples;
     }
     for (int k = 0; k < TASK_KINDS; k++)
-        if (ev->n[k]) { ev->acc[k] /= ev->n[k]; ev->faithful[k] /= ev->n[k]; ev->pass_any[k] /= ev->n[k] / samples; ev->pass_faithful[k] /= ev->n[k] / samples; }
+        if (ev->n[k]) { ev->acc[k] /= ev->n[k]; ev->faithful[k] /= ev->n[k]; ev->pass_any[k] /= ev->n[k] / samples; ev->pass_faithful[k] /= ev->n[k] / samples;
+                      ev->steps_ok[k] /= ev->n[k]; ev->wrong_yes[k] /= ev->n[k]; }
     ev->mean_len = total ? len / total : 0;
     free(items);
 }

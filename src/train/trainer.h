@@ -53,6 +53,10 @@ r1_status tr_run(tr_state *s, r1_error *err);
 typedef struct tr_eval {
     double acc[TASK_KINDS], faithful[TASK_KINDS], pass_any[TASK_KINDS];
     double pass_faithful[TASK_KINDS];  /* any sample right AND derived by a valid trace */
+    double steps_ok[TASK_KINDS];       /* Countdown: mean share of right attempt lines
+                                        * (task_verdict n_steps_ok / n_steps; 0 = none)  */
+    double wrong_yes[TASK_KINDS];      /* Countdown: share of completions with a "yes" on
+                                        * an attempt that misses the target              */
     int n[TASK_KINDS];
     double mean_len;
     char sample[TASK_KINDS][400];   /* the first held-out completion of each task */

@@ -249,11 +249,13 @@ static void test_verdict_reward(void) {
     task_verdict v = task_check(&t, good);
     CHECK(v.correct && v.trace_valid && v.n_steps == 2 && v.n_steps_ok == 2, "%d/%d", v.n_steps_ok, v.n_steps);
     CHECK(fabsf(task_reward(&v, w) - (1.1f + w)) < 1e-6f && task_reward(&v, 0.0f) == v.reward, " ");
+    CHECK(!v.wrong_yes, " ");
     /* right arithmetic, wrong verdict ("yes" on 35): that line earns nothing, and the
      * answer it states is not the target -> no accuracy reward either */
     v = task_check(&t, "<think>\n3+7=10, 10+25=35 yes\nso (3+7)+25\n</think>\n\n(3+7)+25");
     CHECK(v.format_ok && !v.correct && !v.trace_valid && v.n_steps == 1 && v.n_steps_ok == 0, " ");
     CHECK(fabsf(task_reward(&v, w) - 0.1f) < 1e-6f, "wrong yes rewarded: %g", task_reward(&v, w));
+    CHECK(v.wrong_yes, " ");
     /* "no" on an attempt that does reach the target is a wrong verdict too */
     v = task_check(&t, "<think>\n3*7=21, 21+25=46 no\n3+7=10, 10+25=35 no\nso (3+7)+25\n</think>\n\n(3+7)+25");
     CHECK(v.n_steps == 2 && v.n_steps_ok == 1 && fabsf(task_reward(&v, w) - (0.1f + 0.5f * w)) < 1e-6f, " ");
