@@ -5,12 +5,29 @@
  * Contract r1_gemm_fn: out[c*ldo + r] = dot(weight row r, activation row c), equal to the
  * scalar vec_dot_ref up to float rounding and summation order.
  *
- * Scheme (per 16 weight rows x up to 8 super-blocks of K, "a chunk"):
- *   1. decode each row's super-blocks to plain int8 values (Q4_K: the nibble 0..15; Q5_K:
- *      0..31; Q6_K: the 6-bit value minus 32; Q2_K: 0..3; Q3_K: -4..3; IQ4_XS: the
- *      non-uniform level) and float sub-block factors: dsc[j] = d * scale_j (sub-blocks
- *      of 32 for Q4_K/Q5_K/IQ4_XS, 16 for Q2_K/Q3_K/Q6_K) and, for the types with mins
- *      (Q2_K, Q4_K, Q5_K), dmn[j] = dmin * min_j;
+ * Two schemes.
+ *
+ * Q4_K, Q5_K, Q6_K: the sub-block scales folded into int8 weight planes (sections below).
+ * A scale times a quant does not fit a byte, so the scale is split into digits whose
+ * products do: Q4_K/Q5_K sc = 8 (sc >> 3) + (sc & 7) (two unsigned planes, TDPBSUD),
+ * Q6_K sc = 49 e2 + 7 e1 + e0 with e in -3..3 (three signed planes, TDPBSSD). Then a
+ * whole super-block is K = 64 per tile product and 2-3 C tiles of exact int32 sums; the
+ * float epilogue runs once per super-block (not per sub-block). Decode: per 16 weight rows
+ * and super-block, the quants of the 16 rows are read into registers, transposed once to
+ * the VNNI order (tile row kk = elements 4kk..4kk+3 of every row, a dword per row) and
+ * multiplied per dword lane by the row's digit. Loop per call: 16 weight rows -> up to 256
+ * tokens (float accumulators for all of K in an L1 buffer) -> chunks of K (decoded once)
+ * -> items (super-block s, 16-token tile) in s-major order, so one super-block's planes
+ * stay in L1 across the token tiles; item i+1's tile products are issued before item i's
+ * epilogue (Q4_K/Q5_K: two C pairs; Q6_K: one C set, stored first), and the activation
+ * rows of item i+2 are prefetched. One store of `out` per 16 rows x tokens.
+ *
+ * Q2_K, Q3_K, IQ4_XS (gemm_kq_amx below; per 16 weight rows x up to 8 super-blocks of K,
+ * "a chunk"):
+ *   1. decode each row's super-blocks to plain int8 values (Q2_K: 0..3; Q3_K: -4..3;
+ *      IQ4_XS: the non-uniform level) and float sub-block factors: dsc[j] = d * scale_j
+ *      (sub-blocks of 32 for IQ4_XS, 16 for Q2_K/Q3_K) and, for Q2_K,
+ *      dmn[j] = dmin * min_j;
  *   2. transpose the int8 rows into the VNNI layout of an AMX B tile
  *      (B[k/4][4*r + k%4] = q_r[k]) with 16x16-dword AVX-512 transposes — once per call,
  *      reused for every token of the call;
@@ -22,9 +39,6 @@
  *      the super-block total is multiplied by the activation scale d and accumulated.
  * Chunks of K add into `out` (the first stores). Row tails are decoded as zero rows
  * (factors 0) and masked at the store; token tails configure tiles with fewer rows.
- * Q4_K has its own path (below, "Q4_K: the sub-block scales folded into the int8 weights"):
- * two weight planes, K = 64 per TDPBSSD, one exact int32 sum per super-block, super-block
- * outer / token tiles inner with the next tile product issued before the epilogue.
  */
 #include "quant_impl.h"
 #include "simd/amx_common.h"
@@ -34,8 +48,8 @@
 
 #define KQ_MIN(a, b) ((a) < (b) ? (a) : (b))
 
-/* ---- per-type super-block decoders: q[256] int8, dsc[j*16] (sub-block factors, one
- *      16-float row per sub-block), dmn[j*16] (min factors; Q4_K only) ------------------ */
+/* ---- per-type super-block decoders of the generic scheme: q[256] int8, dsc[j*16]
+ *      (sub-block factors, one 16-float row per sub-block), dmn[j*16] (min factors; Q2_K) */
 static inline void dec_iq4_xs(const void *blk, int8_t *q, float *dsc, float *dmn) {
     (void)dmn;
     const block_iq4_xs *b = blk;
@@ -185,10 +199,11 @@ gemm_kq_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a
     _tile_release();
 }
 
-/* ---- Q4_K: the sub-block scales folded into the int8 weights (two planes) -------------
- * q_k * sc_j = 8 * (q_k * (sc_j >> 3)) + q_k * (sc_j & 7), both products <= 15 * 7 = 105, so
- * planes H = q * (sc >> 3) and L = q * (sc & 7) are int8 and a whole super-block is two
- * C tiles of exact int32 sums (K = 64 per TDPBSSD): I = 8 * C_H + C_L = sum_k a_k q_k sc_j(k).
+/* ---- Q4_K / Q5_K: the sub-block scales folded into the int8 weights (two planes) ------
+ * q_k * sc_j = 8 * (q_k * (sc_j >> 3)) + q_k * (sc_j & 7), products <= 15 * 7 = 105 (Q4_K)
+ * or 31 * 7 = 217 (Q5_K), so planes H = q * (sc >> 3) and L = q * (sc & 7) are unsigned
+ * bytes and a whole super-block is two C tiles of exact int32 sums (K = 64 per TDPBSUD:
+ * signed activations x unsigned planes): I = 8 * C_H + C_L = sum_k a_k q_k sc_j(k).
  * The min term M = sum_j m_j * (activation sum of sub-block j) is exact int32 too
  * (VPDPWSSD of Q8_K's bsums pairs with (m_j, m_j)); per super-block and token
  *   acc += d_a * (d * I - dmin * M).
@@ -237,7 +252,7 @@ static inline __attribute__((always_inline)) void k4_transpose(__m512i *x) {
  * Per 64 elements (qs bytes 32p..32p+31: sub-block 2p in the low nibbles, 2p+1 in the high)
  * the 16 rows' nibbles are transposed once into the VNNI order (tile row kk: elements
  * 4kk..4kk+3 of every row, a dword per row), then multiplied per dword lane (row) by the
- * row's factor; a 16-bit multiply keeps the two bytes apart (products <= 105). */
+ * row's factor; a 16-bit multiply keeps the two bytes apart (products <= 217 < 256). */
 static inline __attribute__((always_inline)) void
 k4_decode(k4_work *wk, int s, const char *w0, size_t w_stride, int mr, const char *pf, const int q5) {
     static const block_q5_K zero;   /* also a zero Q4_K block (same d, dmin, scales prefix) */
