@@ -8,15 +8,31 @@
 # Environment: SEED (1), THREADS (2; the result is bit-identical for a given THREADS),
 # RECIPE: four (default: add/sub/mul/Countdown, 0.85 M params, ctx 192, SIMD GEMM kernels,
 #   SFT_STEPS 3000, GRPO_STEPS 60) or addsub (the session-1 add/sub model, 0.45 M params,
-#   plain-loop kernels, GRPO_STEPS 0); EVAL=0 skips the final evaluation and plot.
+#   plain-loop kernels, GRPO_STEPS 0);
+# GRPO=countdown (RECIPE four): session 4's GRPO stage instead (Countdown only, process
+#   reward; GRPO_THREADS, default 1) — an experiment, not the committed model;
+# SFT_CKPT=path (RECIPE four): skip the SFT stage and start GRPO from a copy of that
+#   checkpoint (an sft.ckpt this script wrote; its sft.csv beside it is copied for the plot);
+# EVAL=0 skips the final evaluation and plot.
 set -euo pipefail
 build=${1:-build}
 r1="$build/r1"
 out="$build/train"; mkdir -p "$out"
 seed=${SEED:-1}; threads=${THREADS:-2}; recipe=${RECIPE:-four}
-rm -f "$out/sft.ckpt" "$out/sft.csv" "$out/grpo.ckpt" "$out/grpo.csv"
+rm -f "$out/grpo.ckpt" "$out/grpo.csv"
+if [ -z "${SFT_CKPT:-}" ]; then rm -f "$out/sft.ckpt" "$out/sft.csv"; fi
 start=$(date +%s); cpu0=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
-if [ "$recipe" = addsub ]; then
+if [ -n "${SFT_CKPT:-}" ] && [ "$recipe" = four ]; then
+  # GRPO stage only, from an SFT checkpoint that an earlier run of this script wrote
+  # (the reproduction check: the GRPO stage run twice from it gives the same bytes)
+  if [ "$(realpath "$SFT_CKPT")" != "$(realpath -m "$out/sft.ckpt")" ]; then
+    cp "$SFT_CKPT" "$out/sft.ckpt"
+    if [ -f "${SFT_CKPT%.ckpt}.csv" ]; then cp "${SFT_CKPT%.ckpt}.csv" "$out/sft.csv"; fi
+  fi
+  grpo=${GRPO_STEPS:-60}; sft=${SFT_STEPS:-3000}
+  tasks=(--tasks add,sub,mul,countdown --digits 3)
+  kern=()
+elif [ "$recipe" = addsub ]; then
   grpo=${GRPO_STEPS:-0}; sft=900
   tasks=(--tasks add,sub --digits 3)
   shape=(--dim 96 --layers 4 --heads 4 --kv-heads 2 --hidden 256 --ctx 160)
@@ -41,9 +57,19 @@ fi
 final="$out/sft.gguf"
 if [ "$grpo" -gt 0 ]; then
   cp "$out/sft.ckpt" "$out/grpo.ckpt"
-  "$r1" train --resume "${kern[@]}" --seed "$seed" --threads "$threads" "${tasks[@]}" --sft-steps "$sft" \
-    --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 5e-5 --eval-n 25 --eval-every 10 \
-    --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
+  if [ "${GRPO:-}" = countdown ] && [ "$recipe" = four ]; then
+    # Session 4's experiment (docs/training.md; not the committed model): GRPO on Countdown
+    # alone, rollouts at temperature 0.6, lr 1e-3, the process reward for right attempt
+    # lines (--verdict-reward 0.5) on top of the valid-trace-gated accuracy reward; one
+    # thread (GRPO_THREADS), as its three seeds were run.
+    "$r1" train --resume --seed "$seed" --threads "${GRPO_THREADS:-1}" --tasks countdown --digits 3 --sft-steps "$sft" \
+      --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 1e-3 --grpo-temp 0.6 --verdict-reward 0.5 \
+      --eval-n 100 --eval-every 20 --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
+  else
+    "$r1" train --resume "${kern[@]}" --seed "$seed" --threads "$threads" "${tasks[@]}" --sft-steps "$sft" \
+      --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 5e-5 --eval-n 25 --eval-every 10 \
+      --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
+  fi
   final="$out/grpo.gguf"
 fi
 cpu1=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
@@ -62,10 +88,10 @@ set terminal png size 1200,900 font ",10"; set output "$2"
 set datafile separator ","; set datafile missing "nan"; set multiplot layout 2,2
 set title "SFT loss (per completion token)"; set xlabel "step"; set logscale y
 plot "$d/sft.dat" u 1:4 w l t "loss"
-unset logscale y; set title "held-out greedy accuracy / faithful traces (mean over tasks)"; set yrange [0:1]
+unset logscale y; set title "held-out greedy accuracy / faithful traces (mean over the tasks each run trains on)"; set yrange [0:1]
 plot "$d/sft.dat" u 1:10 w lp t "SFT acc", "$d/sft.dat" u 1:11 w lp t "SFT faithful", \
      for [f in "grpo control"] "$d/".f.".dat" u 1:10 w lp t f." acc", for [f in "grpo control"] "$d/".f.".dat" u 1:11 w lp t f." faithful"
-set title "GRPO: mean reward, zero-variance groups"; set yrange [0:1.2]
+set title "GRPO: mean reward (incl. any process reward), zero-variance groups"; set yrange [0:1.7]
 plot "$d/grpo.dat" u 1:6 w l t "mean reward", "$d/grpo.dat" u 1:7 w l t "zero-variance group share"
 set autoscale y; set title "GRPO: lengths (tokens / bytes)"
 plot "$d/grpo.dat" u 1:8 w l t "completion length (tokens)", "$d/grpo.dat" u 1:9 w l t "reasoning length (bytes)"
