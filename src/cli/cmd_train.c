@@ -248,7 +248,7 @@ int cmd_train(int argc, char **argv) {
                        100 * g.faithful[k], 100 * smp.acc[k], 100 * smp.pass_any[k], 100 * smp.faithful[k],
                        100 * smp.pass_faithful[k]);
         if (g.n[TASK_COUNTDOWN])
-            printf("countdown attempt lines (T=%.1f): %.1f%% right (true arithmetic, right verdict, no repeat); "
+            printf("attempt lines of countdown (T=%.1f): %.1f%% right (true arithmetic, right verdict, no repeat); "
                    "%.1f%% of completions say \"yes\" to a miss (greedy: %.1f%% right, %.1f%% wrong yes)\n", temp,
                    100 * smp.steps_ok[TASK_COUNTDOWN], 100 * smp.wrong_yes[TASK_COUNTDOWN],
                    100 * g.steps_ok[TASK_COUNTDOWN], 100 * g.wrong_yes[TASK_COUNTDOWN]);
