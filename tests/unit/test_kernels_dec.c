@@ -81,7 +81,7 @@ static double magnitude(const r1_type_traits *t, const r1_type_traits *a, const 
 
 static void test_gemm_awkward(void) {
     static const r1_type types[] = {R1_TYPE_Q8_0, R1_TYPE_Q5_0, R1_TYPE_Q4_K, R1_TYPE_Q6_K};
-    static const int nrs[] = {1, 2, 3, 4, 5, 7, 9}, ncs[] = {1, 2, 3, 5}, nbs[] = {1, 2, 3, 5, 9};
+    static const int nrs[] = {1, 2, 3, 4, 5, 7, 9}, ncs[] = {1, 2, 3, 5}, nbs[] = {1, 2, 3, 5, 8, 9, 17};
     int n_calls = 0;
     for (int isa = R1_ISA_SCALAR; isa <= R1_ISA_NEON; isa++) {
         if (!r1_type_get_traits_isa(R1_TYPE_F32, (r1_isa)isa)) continue;
@@ -141,7 +141,7 @@ static void test_gemm_exact_allocation(void) {
         const r1_type_traits *t = r1_type_get_traits(types[ti]);
         const r1_type_traits *ref = r1_type_get_traits_isa(types[ti], R1_ISA_SCALAR);
         const r1_type_traits *a = r1_type_get_traits_isa(t->vec_dot_type, R1_ISA_SCALAR);
-        const int nb = 3, n = nb * t->blck_size, nr = 6;
+        const int nb = 9, n = nb * t->blck_size, nr = 6;   /* 9: a full 8-block step and a leftover */
         const size_t rb = r1_row_size(types[ti], n), ab = r1_row_size(t->vec_dot_type, n);
         char *w = malloc(rb * nr), *x = malloc(ab);
         float out[6];
