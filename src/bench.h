@@ -9,8 +9,9 @@
  *                           size (the expected share one token touches).
  *   r1_bench_bandwidth      STREAM-like read probe: n threads each sum their slice of a
  *                           buffer (sized ≫ last-level cache) held in 2 MiB huge pages like
- *                           the weights, with the widest vector loads the CPU runs; best of
- *                           `reps` timed passes, GB/s (1e9 bytes/s).
+ *                           the weights, cycling through the read loops the CPU runs
+ *                           (AVX-512, AVX2, 64-bit); best of `reps` timed passes, GB/s
+ *                           (1e9 bytes/s).
  *   r1_bench_stats          median / min / max / stdev of a sample.
  *   r1_bench_peak_rss_bytes peak resident set size of this process (getrusage).
  */
@@ -33,7 +34,8 @@ r1_status r1_bench_weight_bytes(const char *path, r1_bench_weights *out, r1_erro
 typedef struct r1_bench_bw {
     double      gbps;       /* best pass: bytes / time of the slowest thread, 1e9 bytes/s      */
     size_t      bytes;      /* bytes read per pass (the request rounded down to 64 KiB per thread) */
-    const char *kernel;     /* static name of the read loop: "avx512", "avx2" or "portable"  */
+    const char *kernel;     /* static name of the fastest pass's read loop: "avx512", "avx2"
+                             * or "portable" (64-bit loads)                                   */
     bool        hugepages;  /* madvise(MADV_HUGEPAGE) accepted on the buffer                  */
 } r1_bench_bw;
 
@@ -41,9 +43,10 @@ typedef struct r1_bench_bw {
  * 2 MiB-aligned anonymous memory advised MADV_HUGEPAGE, writes it once (faulting it in),
  * starts n_threads - 1 threads (not pinned: the engine's pool does not pin either) and makes
  * `reps` passes in which every thread reads its slice once, all starting together at a
- * barrier; *out gets the fastest pass. The read loop is chosen at run time (r1_isa_active:
- * AVX-512, AVX2, else portable 64-bit loads), four independent accumulators, no software
- * prefetch. Thread creation is outside the timed passes. */
+ * barrier; *out gets the fastest pass. Pass r uses read loop r % k of the k this CPU runs
+ * (r1_isa_active: AVX-512 and AVX2 where available, always portable 64-bit loads; four
+ * independent accumulators, no software prefetch): which is fastest depends on the machine.
+ * Thread creation is outside the timed passes. */
 r1_status r1_bench_bandwidth(size_t bytes, int n_threads, int reps, r1_bench_bw *out, r1_error *err);
 
 typedef struct r1_bench_stat { double median, min, max, stdev; } r1_bench_stat;

@@ -10,8 +10,9 @@
  * then REPS timed repetitions; the median and min/max/stdev are reported.
  * Derived figures: tg GB/s = weight bytes read per token (bench.h: all tensors but the
  * token_embd row gather; routed experts at n_used/n_expert) × tg tokens/s; peak RSS
- * (getrusage) taken before the bandwidth probe; the probe itself (bench.h: huge pages, vector
- * loads) runs after the model is freed, with the same thread count, best of BW_REPS passes.
+ * (getrusage) taken before the bandwidth probe; the probe itself (bench.h: huge pages, the
+ * CPU's read loops in turn) runs after the model is freed, with the same thread count, best
+ * of BW_REPS passes.
  * Output: a human table, or with --json one object whose names "pp.n", "pp.tps_median",
  * "tg.n", "tg.tps_median", "tg.gbps", "threads", "peak_rss_mib", "bandwidth_gbps" are stable.
  * Exit status: 0 ok, 1 failure (one-line message), 2 usage error.
@@ -280,9 +281,9 @@ int cmd_bench(int argc, char **argv) {
                    gbps, pct);
         }
         if (c.bw_mib > 0)
-            printf("\npeak RSS %.1f MiB; memory read bandwidth %.2f GB/s (%d threads, %d MiB buffer%s, %s loads, best of "
-                   "%d)\n", rss_mib, bw, threads, c.bw_mib, probe.hugepages ? " in huge pages" : "", probe.kernel,
-                   BW_REPS);
+            printf("\npeak RSS %.1f MiB; memory read bandwidth %.2f GB/s (%d threads, %d MiB buffer%s, best of %d "
+                   "passes: %s loads)\n", rss_mib, bw, threads, c.bw_mib, probe.hugepages ? " in huge pages" : "",
+                   BW_REPS, probe.kernel);
         else
             printf("\npeak RSS %.1f MiB; memory read bandwidth probe skipped\n", rss_mib);
     }
