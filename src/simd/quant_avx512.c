@@ -283,7 +283,10 @@ static void vec_dot_q8_0_avx512(int n, float *s, const void *vx, const void *vy)
  * loads). nc > 1 (a few tokens without AMX): each weight block is loaded and its |x|
  * formed once for 4 activation rows. Calls of fewer than 4 rows, and rows of more than
  * Q8_SPLIT_MAX elements (the split copy lives on the stack), go row by row through
- * vec_dot_q8_0_avx512. */
+ * vec_dot_q8_0_avx512. Tried against this and not kept (docs/BENCHMARKS.md, session 4):
+ * other prefetch distances (1024/1536/4096), both lines per 68 bytes, prefetcht1, and an
+ * 8-blocks-per-step 512-bit kernel with half the instructions (faster from L2, slower from
+ * memory) — none decoded faster in the whole model. */
 #define Q8_SPLIT_MAX 32768
 static void q8_0_row_split(int nb, float *s, const block_q8_0 *x, const int8_t *yq, const float *yd) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0;
