@@ -3,8 +3,8 @@
  * shapes their fast paths depend on, against the scalar vec_dot reference per (weight row,
  * activation row) pair, outputs poisoned with NaN before every call (cells outside the
  * written ones must stay NaN). test_gemm.c covers the awkward small shapes; this file adds:
- *   - token counts across the kernels' 16-token tiles and 128-token passes (16, 32, 48,
- *     127, 128, 129, 144, 257: full tiles only, full tiles + a tail, several passes) and
+ *   - token counts across the kernels' 16-token tiles and 256-token passes (16, 32, 48,
+ *     127, 128, 129, 144, 257: full tiles only, full tiles + a tail, odd tile counts, two passes) and
  *     weight rows 7, 16, 32, 48, with 1, 2, 8, 9, 16 and 35 super-blocks (K chunks of 8:
  *     one item, odd item counts, several chunks, the 1.5B model's 8960 columns);
  *   - extreme blocks: every weight byte 0x00, 0xFF, 0x80, 0x7F or 0xAA (largest quants,
@@ -130,7 +130,7 @@ static void check(r1_type t, r1_gemm_fn f, int nr, int nc, int nsb, int wpat, in
     free(w); free(a); free(out); free(wm); free(af);
 }
 
-/* token tiles, 128-token passes, K chunks */
+/* token tiles, 256-token passes, K chunks */
 static void test_call_shapes(void) {
     static const int rows[] = {7, 16, 32, 48};
     static const int toks[] = {16, 32, 48, 127, 128, 129, 144, 257};
