@@ -3,6 +3,7 @@
  * absorbed and expanded attention forms over the latent cache (definitions in mla.h).
  */
 #include "mla.h"
+#include "act.h"
 #include <math.h>
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MLA_HAVE_V16 1   /* AVX-512 attention kernels (target attributes, chosen at run time) */
@@ -223,16 +224,6 @@ void r1_mla_rope(const r1_mla *m, float *x, int pos) {
     double cs[R1_MLA_MAX_ROPE / 2], sn[R1_MLA_MAX_ROPE / 2];
     rope_angles(m, pos, cs, sn);
     rope_apply(m->c.qk_rope / 2, cs, sn, x);
-}
-
-/* In-place softmax of n scores (max subtracted, sum in double). */
-static void softmax(float *s, int n) {
-    float mx = s[0];
-    for (int i = 1; i < n; i++) mx = fmaxf(mx, s[i]);
-    double sum = 0;
-    for (int i = 0; i < n; i++) sum += (s[i] = expf(s[i] - mx));
-    float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) s[i] *= inv;
 }
 
 /* ---- latent-attention micro-kernels ------------------------------------------------------
@@ -594,7 +585,7 @@ static void expanded_worker(void *arg, int i, int nw) {
             scores_block(j->m, qh + (size_t)t0 * Dq, nt, kh, Lb, Dq, j->m->kq_scale, sb, L);
             for (int t = 0; t < nt; t++) {
                 const int n = j->pos0 + t0 + t + 1;
-                softmax(sb + (size_t)t * L, n);
+                r1_softmax(sb + (size_t)t * L, n);
                 memset(sb + (size_t)t * L + n, 0, sizeof(float) * (size_t)(Lb - n));
             }
             accum_block(j->m, oh + (size_t)t0 * Dv, nt, Dv, sb, L, vh, Lb, Dv);

@@ -12,6 +12,7 @@
  *      Experts nobody chose are never read.
  */
 #include "moe.h"
+#include "act.h"
 #include <math.h>
 #include <stdatomic.h>
 
@@ -279,8 +280,6 @@ void r1_moe_route(const r1_moe_router *r, const float *logits, int32_t *ids, flo
 }
 
 /* ---- FFN ------------------------------------------------------------------------------- */
-static inline float silu(float v) { return v / (1.0f + expf(-v)); }
-
 r1_wmat r1_moe_expert(const r1_moe_layer *l, int which, int expert) {
     int64_t cols = which == 2 ? l->n_ff_exp : l->n_embd;
     int64_t rows = which == 2 ? l->n_embd : l->n_ff_exp;
@@ -365,7 +364,7 @@ static void ffn_a_worker(void *arg, int wi, int nw) {
             for (int t = 0; t < nt; t++) {
                 float *gr = gb + (size_t)t * g->rb;
                 const float *ur = ub + (size_t)t * g->rb;
-                for (int i = 0; i < nr; i++) gr[i] = silu(gr[i]) * ur[i];
+                r1_silu_mul(gr, ur, nr);
                 g->th->from_float(gr, g->h + (size_t)(t0 + t) * g->ldh + hoff, nr);
             }
         }

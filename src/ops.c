@@ -2,8 +2,10 @@
  * ops.c — see ops.h. Plain C loops the compiler vectorises; the heavy products go
  * through the type traits' SIMD kernels (r1_gemm / vec_dot).
  */
+#include "act.h"
 #include "ops.h"
 #include <math.h>
+#include <string.h>
 
 void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     double ss = 0.0;
@@ -14,20 +16,16 @@ void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
 }
 
 void ops_softmax(float *x, int n) {
-    if (n <= 0) return;
-    float mx = x[0];
-    for (int i = 1; i < n; i++) if (x[i] > mx) mx = x[i];
-    double sum = 0.0;
-    for (int i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
-    const float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
+    if (n > 0) r1_softmax(x, n);
 }
 
 void ops_swiglu(float *out, const float *gate, const float *up, int n) {
-    for (int i = 0; i < n; i++) {
-        const float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+    if (out == up && out != gate) {   /* the kernels work in place on the gate */
+        for (int i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+        return;
     }
+    if (out != gate) memmove(out, gate, (size_t)(n > 0 ? n : 0) * sizeof(float));
+    r1_silu_mul(out, up, n);
 }
 
 void ops_add(float *out, const float *a, const float *b, int n) {
