@@ -76,13 +76,11 @@ r1_status r1_context_create(const r1_model *m, const r1_context_params *params, 
     const size_t KW = (size_t)I->n_head_kv * (size_t)I->head_dim;
     c->kb = r1_alloc_aligned(B * KW * sizeof(float));
     c->vb = r1_alloc_aligned(B * KW * sizeof(float));
-    c->vrow = r1_alloc_aligned((size_t)c->n_threads * (size_t)I->head_dim * sizeof(float));
     c->ffa = r1_alloc_aligned(B * F * sizeof(float));
     c->ffb = r1_alloc_aligned(B * F * sizeof(float));
-    c->scores = r1_alloc_aligned((size_t)c->n_threads * (size_t)c->n_ctx * sizeof(float));
     c->act = r1_alloc_aligned(act ? act : 64);
-    if (!c->x || !c->xn || !c->y || !c->q || !c->att || !c->kb || !c->vb || !c->vrow || !c->ffa || !c->ffb ||
-        !c->scores || !c->act) {
+    if (!c->x || !c->xn || !c->y || !c->q || !c->att || !c->kb || !c->vb || !c->ffa || !c->ffb ||
+        !c->act) {
         r1_context_free(c);
         return r1_set_error(err, R1_ERR_NOMEM, "context: out of memory for scratch buffers (n_batch %zu)", B);
     }
@@ -95,7 +93,7 @@ void r1_context_free(r1_context *c) {
     threadpool_free(c->pool);
     kvcache_free(&c->kv);
     r1_arena_free(&c->arena);
-    float *bufs[] = {c->x, c->xn, c->y, c->q, c->att, c->kb, c->vb, c->vrow, c->ffa, c->ffb, c->scores};
+    float *bufs[] = {c->x, c->xn, c->y, c->q, c->att, c->kb, c->vb, c->ffa, c->ffb};
     for (size_t i = 0; i < R1_ARRAY_LEN(bufs); i++) r1_free_aligned(bufs[i]);
     r1_free_aligned(c->act);
     free(c);

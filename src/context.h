@@ -30,10 +30,8 @@ struct r1_context {
     float *q;        /* [B][H*hd]       queries (GQA)                                      */
     float *att;      /* [B][H*hd]       attention output per head, concatenated            */
     float *kb, *vb;  /* [B][Hkv*hd]     this chunk's keys/values before they enter the cache */
-    float *vrow;     /* [n_threads][hd] a V row converted from the cache type               */
     float *ffa;      /* [B][n_ff]       FFN gate, then silu(gate)*up                       */
     float *ffb;      /* [B][n_ff]       FFN up                                             */
-    float *scores;   /* [n_threads][n_ctx] attention probabilities, one row per task       */
     void  *act;      /* activations converted to a weight's vec_dot_type: max over weights  */
     size_t act_bytes;
 };

@@ -15,10 +15,6 @@ void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     else   for (int i = 0; i < n; i++) out[i] = x[i] * s;
 }
 
-void ops_softmax(float *x, int n) {
-    if (n > 0) r1_softmax(x, n);
-}
-
 void ops_swiglu(float *out, const float *gate, const float *up, int n) {
     if (out == up && out != gate) {   /* the kernels work in place on the gate */
         for (int i = 0; i < n; i++) out[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
@@ -51,27 +47,6 @@ void ops_rope(float *x, int n_head, int head_dim, int n_rot, int pos, const doub
             xh[i0] = a * c - b * s;
             xh[i1] = a * s + b * c;
         }
-    }
-}
-
-void ops_attention_head(float *out, const float *q, const void *k, size_t k_stride, const void *v,
-                        size_t v_stride, r1_type t, int n_kv, int dk, int dv, float scale, float *scores,
-                        float *vrow) {
-    /* q·k with the cache type's SIMD dot (row of type t · F32 vector) */
-    const r1_type_traits *tr = r1_type_get_traits(t);
-    for (int j = 0; j < n_kv; j++) {
-        float s;
-        tr->vec_dot(dk, &s, (const char *)k + (size_t)j * k_stride, q);
-        scores[j] = s * scale;
-    }
-    ops_softmax(scores, n_kv);
-    for (int d = 0; d < dv; d++) out[d] = 0.0f;
-    for (int j = 0; j < n_kv; j++) {
-        const float p = scores[j];
-        const void *vj = (const char *)v + (size_t)j * v_stride;
-        const float *vf = vj;
-        if (t != R1_TYPE_F32) { tr->to_float(vj, vrow, dv); vf = vrow; }
-        for (int d = 0; d < dv; d++) out[d] += p * vf[d];
     }
 }
 

@@ -18,9 +18,6 @@
 /* out[i] = x[i] / sqrt(mean(x²) + eps) * w[i]   (w NULL: no weight). out may alias x. */
 void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
 
-/* In-place softmax of x[0..n). */
-void ops_softmax(float *x, int n);
-
 /* out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + e^-g). out may alias either input. */
 void ops_swiglu(float *out, const float *gate, const float *up, int n);
 
@@ -34,15 +31,6 @@ void ops_add(float *out, const float *a, const float *b, int n);
  *   neox == true  (qwen2, qwen3):      (x[i],  x[i + n_rot/2])
  * rotated as (a, b) → (a cos − b sin, a sin + b cos). */
 void ops_rope(float *x, int n_head, int head_dim, int n_rot, int pos, const double *inv_freq, bool neox);
-
-/* Attention of one query head over n_kv cached positions:
- *   s_j = scale * (q · k_j),  p = softmax(s),  out = Σ_j p_j v_j
- * q: [dk] floats; k_j = row j of type t (F32 or F16) at k + j*k_stride bytes (dk elements);
- * v_j likewise at v + j*v_stride (dv elements); out: [dv]; scores: scratch of n_kv floats;
- * vrow: scratch of dv floats (used when t is not F32). */
-void ops_attention_head(float *out, const float *q, const void *k, size_t k_stride, const void *v,
-                        size_t v_stride, r1_type t, int n_kv, int dk, int dv, float scale, float *scores,
-                        float *vrow);
 
 /* Bytes needed to hold n_tok activation rows of n_cols converted for weight type t. */
 size_t ops_act_bytes(r1_type t, int64_t n_cols, int n_tok);
