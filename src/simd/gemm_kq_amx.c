@@ -393,52 +393,6 @@ k4_run(k4_work *wk, int ks, const char *a, size_t as, int ntt, const int MT, flo
 #undef K4_ITEM_A
 }
 
-enum { K4_TB = 256 };   /* tokens per pass (float accumulators for all K: 16 KiB); a call of more re-decodes per pass */
-
-static inline __attribute__((always_inline)) void
-gemm_k45(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride, float *out, size_t ldo,
-         const int q5) {
-    const int nsb = n / QK_K;
-    const size_t bsz = q5 ? sizeof(block_q5_K) : sizeof(block_q4_K);
-    k4_work wk;
-    _Alignas(64) float acc[K4_TB][16];
-    int cur_mt = 0;
-    for (int r0 = 0; r0 < nr; r0 += 16) {
-        const int mr = KQ_MIN(16, nr - r0);
-        const __mmask16 rmask = (__mmask16)((1u << mr) - 1);
-        for (int t0 = 0; t0 < nc; t0 += K4_TB) {   /* one pass for nc <= K4_TB: each block decoded once */
-            const int nt = KQ_MIN(K4_TB, nc - t0), nfull = nt / 16, tail = nt % 16;
-            memset(acc, 0, sizeof(float) * 16 * (size_t)nt);
-            for (int s0 = 0; s0 < nsb; s0 += K4_KS) {
-                const int ks = KQ_MIN(K4_KS, nsb - s0);
-                for (int s = 0; s < ks; s++) {
-                    const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * bsz;
-                    k4_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * bsz : NULL, q5);
-                }
-                const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)s0 * sizeof(block_q8_K);
-                if (nfull) {
-                    if (cur_mt != 16) { amx_cfg_c4a2b2(16, 64); cur_mt = 16; }
-                    k4_run(&wk, ks, ab, a_stride, nfull, 16, acc[0]);
-                }
-                if (tail) {
-                    if (cur_mt != tail) { amx_cfg_c4a2b2(tail, 64); cur_mt = tail; }
-                    k4_run(&wk, ks, ab + (size_t)nfull * 16 * a_stride, a_stride, 1, tail, acc[nfull * 16]);
-                }
-            }
-            for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(out + (size_t)(t0 + t) * ldo + r0, rmask, _mm512_load_ps(acc[t]));
-        }
-    }
-    if (cur_mt) _tile_release();
-}
-
-static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                          float *out, size_t ldo) {
-    gemm_k45(n, nr, nc, w, w_stride, a, a_stride, out, ldo, 0);
-}
-static void gemm_q5_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                          float *out, size_t ldo) {
-    gemm_k45(n, nr, nc, w, w_stride, a, a_stride, out, ldo, 1);
-}
 
 /* ---- Q6_K: the signed sub-block scale in three balanced base-7 digits ------------------
  * sc = 49 e2 + 7 e1 + e0 with e_i in -3..3 (covers -171..171), so the planes P_i = q * e_i
@@ -582,10 +536,24 @@ k6_run(k6_work *wk, int ks, const char *a, size_t as, int ntt, const int MT, flo
 #undef K6_ITEM_A
 }
 
-static void gemm_q6_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
-                          float *out, size_t ldo) {
+enum { K4_TB = 256 };   /* tokens per pass (float accumulators for all K: 16 KiB); a call of more re-decodes per pass */
+
+/* The k-quant plane kernels of one type: decode super-block s of up to 16 weight rows into
+ * the work area (pf: a block to prefetch, or NULL); run ks decoded super-blocks over ntt
+ * 16-token tiles (run16) or one tile of mt < 16 tokens (run_tail), adding into acc. */
+typedef struct kq_plane_ops {
+    void (*decode)(void *wk, int s, const char *w0, size_t w_stride, int mr, const char *pf);
+    void (*run16)(void *wk, int ks, const char *a, size_t as, int ntt, float *acc);
+    void (*run_tail)(void *wk, int ks, const char *a, size_t as, int mt, float *acc);
+    int ks_max;        /* super-blocks decoded per K chunk (fits the work area) */
+    size_t bsz;        /* bytes per super-block */
+} kq_plane_ops;
+
+/* out = W·A for the plane kernels: 16-row groups, passes of up to K4_TB tokens (each block
+ * decoded once per pass), K chunks of ks_max super-blocks; accumulators stored once. */
+static void gemm_planes(const kq_plane_ops *op, void *wk, int n, int nr, int nc, const void *w, size_t w_stride,
+                        const void *a, size_t a_stride, float *out, size_t ldo) {
     const int nsb = n / QK_K;
-    k6_work wk;
     _Alignas(64) float acc[K4_TB][16];
     int cur_mt = 0;
     for (int r0 = 0; r0 < nr; r0 += 16) {
@@ -594,26 +562,54 @@ static void gemm_q6_K_amx(int n, int nr, int nc, const void *w, size_t w_stride,
         for (int t0 = 0; t0 < nc; t0 += K4_TB) {   /* one pass for nc <= K4_TB: each block decoded once */
             const int nt = KQ_MIN(K4_TB, nc - t0), nfull = nt / 16, tail = nt % 16;
             memset(acc, 0, sizeof(float) * 16 * (size_t)nt);
-            for (int s0 = 0; s0 < nsb; s0 += K6_KS) {
-                const int ks = KQ_MIN(K6_KS, nsb - s0);
+            for (int s0 = 0; s0 < nsb; s0 += op->ks_max) {
+                const int ks = KQ_MIN(op->ks_max, nsb - s0);
                 for (int s = 0; s < ks; s++) {
-                    const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * sizeof(block_q6_K);
-                    k6_decode(&wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * sizeof(block_q6_K) : NULL);
+                    const char *ws = (const char *)w + (size_t)r0 * w_stride + (size_t)(s0 + s) * op->bsz;
+                    op->decode(wk, s, ws, w_stride, mr, s0 + s + 2 < nsb ? ws + 2 * op->bsz : NULL);
                 }
                 const char *ab = (const char *)a + (size_t)t0 * a_stride + (size_t)s0 * sizeof(block_q8_K);
                 if (nfull) {
                     if (cur_mt != 16) { amx_cfg_c4a2b2(16, 64); cur_mt = 16; }
-                    k6_run(&wk, ks, ab, a_stride, nfull, 16, acc[0]);
+                    op->run16(wk, ks, ab, a_stride, nfull, acc[0]);
                 }
                 if (tail) {
                     if (cur_mt != tail) { amx_cfg_c4a2b2(tail, 64); cur_mt = tail; }
-                    k6_run(&wk, ks, ab + (size_t)nfull * 16 * a_stride, a_stride, 1, tail, acc[nfull * 16]);
+                    op->run_tail(wk, ks, ab + (size_t)nfull * 16 * a_stride, a_stride, tail, acc[nfull * 16]);
                 }
             }
             for (int t = 0; t < nt; t++) _mm512_mask_storeu_ps(out + (size_t)(t0 + t) * ldo + r0, rmask, _mm512_load_ps(acc[t]));
         }
     }
     if (cur_mt) _tile_release();
+}
+
+/* the plane kernels behind plain calls (each keeps its inlined, specialised body) */
+static void k4_dec_q4(void *wk, int s, const char *w0, size_t ws, int mr, const char *pf) { k4_decode(wk, s, w0, ws, mr, pf, 0); }
+static void k4_dec_q5(void *wk, int s, const char *w0, size_t ws, int mr, const char *pf) { k4_decode(wk, s, w0, ws, mr, pf, 1); }
+static void k4_run16(void *wk, int ks, const char *a, size_t as, int ntt, float *acc) { k4_run(wk, ks, a, as, ntt, 16, acc); }
+static void k4_run_tail(void *wk, int ks, const char *a, size_t as, int mt, float *acc) { k4_run(wk, ks, a, as, 1, mt, acc); }
+static void k6_dec(void *wk, int s, const char *w0, size_t ws, int mr, const char *pf) { k6_decode(wk, s, w0, ws, mr, pf); }
+static void k6_run16(void *wk, int ks, const char *a, size_t as, int ntt, float *acc) { k6_run(wk, ks, a, as, ntt, 16, acc); }
+static void k6_run_tail(void *wk, int ks, const char *a, size_t as, int mt, float *acc) { k6_run(wk, ks, a, as, 1, mt, acc); }
+
+static void gemm_q4_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                          float *out, size_t ldo) {
+    static const kq_plane_ops op = {k4_dec_q4, k4_run16, k4_run_tail, K4_KS, sizeof(block_q4_K)};
+    k4_work wk;
+    gemm_planes(&op, &wk, n, nr, nc, w, w_stride, a, a_stride, out, ldo);
+}
+static void gemm_q5_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                          float *out, size_t ldo) {
+    static const kq_plane_ops op = {k4_dec_q5, k4_run16, k4_run_tail, K4_KS, sizeof(block_q5_K)};
+    k4_work wk;
+    gemm_planes(&op, &wk, n, nr, nc, w, w_stride, a, a_stride, out, ldo);
+}
+static void gemm_q6_K_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                          float *out, size_t ldo) {
+    static const kq_plane_ops op = {k6_dec, k6_run16, k6_run_tail, K6_KS, sizeof(block_q6_K)};
+    k6_work wk;
+    gemm_planes(&op, &wk, n, nr, nc, w, w_stride, a, a_stride, out, ldo);
 }
 
 static void gemm_iq4_xs_amx(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
