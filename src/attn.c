@@ -14,7 +14,7 @@ enum { REF_ROWS = 32, REF_BUF = 4096 /* floats per converted K or V block */ };
  * s = (scale·log2e) q·k (masked past the row's position), running max m and sum l per row,
  * O = O·2^(m_old - m_new) + Σ_j 2^(s_j - m_new) v_j; finally O /= l. */
 void r1_attn_tile_ref(const r1_attn_args *a, int g, int r0, int nr) {
-    const int hd = a->head_dim, G = a->n_head / a->n_head_kv;
+    const int hd = a->head_dim;
     const float c = a->scale * ATTN_LOG2E;
     int kb = REF_BUF / hd;
     kb = kb < 1 ? 1 : kb > 64 ? 64 : kb;
@@ -28,10 +28,10 @@ void r1_attn_tile_ref(const r1_attn_args *a, int g, int r0, int nr) {
     for (int rs = r0; rs < r0 + nr; rs += REF_ROWS) {
         const int m = R1_MIN(REF_ROWS, r0 + nr - rs);
         for (int r = 0; r < m; r++) {
-            const int idx = rs + r, t = idx / G, h = g * G + idx % G;
-            qrow[r] = a->q + (size_t)t * a->ldq + (size_t)h * hd;
-            orow[r] = a->out + (size_t)t * a->ldo + (size_t)h * hd;
-            lim[r] = a->pos0 + t + 1;
+            const r1_attn_row row = r1_attn_row_at(a, g, rs + r);
+            qrow[r] = row.q;
+            orow[r] = row.out;
+            lim[r] = row.n_keys;
             mrow[r] = -INFINITY;
             lrow[r] = 0.0f;
             for (int d = 0; d < hd; d++) orow[r][d] = 0.0f;

@@ -46,6 +46,19 @@ typedef struct r1_attn_args {
     size_t k_stride, v_stride;    /* bytes between consecutive positions                    */
 } r1_attn_args;
 
+/* Row idx (= t*G + (h mod G)) of kv head g: its query, its output and how many keys it
+ * sees (positions 0..pos0+t). Shared by every tile kernel. */
+typedef struct r1_attn_row {
+    const float *q;
+    float *out;
+    int n_keys;
+} r1_attn_row;
+static inline r1_attn_row r1_attn_row_at(const r1_attn_args *a, int g, int idx) {
+    const int G = a->n_head / a->n_head_kv, t = idx / G, h = g * G + idx % G;
+    return (r1_attn_row){a->q + (size_t)t * a->ldq + (size_t)h * a->head_dim,
+                         a->out + (size_t)t * a->ldo + (size_t)h * a->head_dim, a->pos0 + t + 1};
+}
+
 /* One tile: rows r0..r0+nr-1 (1 <= nr <= 32, row = t*G + (h mod G)) of kv head g.
  * Writes exactly those rows' outputs. */
 typedef void (*r1_attn_tile_fn)(const r1_attn_args *a, int g, int r0, int nr);

@@ -111,7 +111,7 @@ static void f16_block(float *dst, const char *src, size_t stride, int nb, int hd
 
 AI void tile(const r1_attn_args *a, int g, int r0, int nr, const int NV) {
     const int M = 8 * NV, SR = NV == 1 ? 8 : 4;   /* SR: keys per scores_r call */
-    const int hd = a->head_dim, G = a->n_head / a->n_head_kv;
+    const int hd = a->head_dim;
     const int kb = hd <= 128 ? 32 : 16;
     const bool f16 = a->type == R1_TYPE_F16;
     const size_t es = f16 ? 2 : 4;
@@ -123,11 +123,10 @@ AI void tile(const r1_attn_args *a, int g, int r0, int nr, const int NV) {
     float *orow[16];
     const float c = a->scale * LOG2E;
     for (int m = 0; m < M; m++) {
-        const int idx = r0 + (m < nr ? m : nr - 1), t = idx / G, h = g * G + idx % G;
-        const float *q = a->q + (size_t)t * a->ldq + (size_t)h * hd;
-        for (int d = 0; d < hd; d++) Qt[(size_t)d * M + m] = q[d] * c;
-        lim[m] = a->pos0 + t + 1;
-        orow[m] = a->out + (size_t)t * a->ldo + (size_t)h * hd;
+        const r1_attn_row row = r1_attn_row_at(a, g, r0 + (m < nr ? m : nr - 1));   /* padding: the last row again */
+        for (int d = 0; d < hd; d++) Qt[(size_t)d * M + m] = row.q[d] * c;
+        lim[m] = row.n_keys;
+        orow[m] = row.out;
     }
     for (int r = 0; r < nr; r++) memset(orow[r], 0, (size_t)hd * sizeof(float));
     __m256 mv[2], lv[2];
