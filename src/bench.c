@@ -171,11 +171,8 @@ r1_status r1_bench_bandwidth(size_t bytes, int n_threads, int reps, r1_bench_bw 
     /* 2 MiB-aligned anonymous memory advised MADV_HUGEPAGE, as the weights are held
      * (gguf_load_anon), so the probe and the decode have the same TLB reach */
     const size_t len = (bytes + BW_HUGE - 1) & ~(BW_HUGE - 1);
-    uint8_t *raw = mmap(NULL, len + BW_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) return r1_set_error(err, R1_ERR_NOMEM, "bandwidth probe: cannot map %zu MiB", bytes >> 20);
-    uint8_t *buf = (uint8_t *)(((uintptr_t)raw + BW_HUGE - 1) & ~(uintptr_t)(BW_HUGE - 1));
-    if (buf > raw) munmap(raw, (size_t)(buf - raw));
-    if (buf + len < raw + len + BW_HUGE) munmap(buf + len, (size_t)(raw + len + BW_HUGE - (buf + len)));
+    uint8_t *buf = r1_map_aligned(len, BW_HUGE);
+    if (!buf) return r1_set_error(err, R1_ERR_NOMEM, "bandwidth probe: cannot map %zu MiB", bytes >> 20);
 #ifdef MADV_HUGEPAGE
     out->hugepages = madvise(buf, len, MADV_HUGEPAGE) == 0;
 #endif

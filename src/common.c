@@ -1,6 +1,8 @@
 /* common.c — error helpers, aligned allocation, clock. */
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include <stdint.h>
+#include <sys/mman.h>
 #include <time.h>
 
 const char *r1_status_str(r1_status s) {
@@ -44,4 +46,15 @@ double r1_time_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void *r1_map_aligned(size_t len, size_t align) {
+    if (len > SIZE_MAX - align) return NULL;
+    /* map align more than asked, then trim the unaligned head and the tail */
+    char *raw = mmap(NULL, len + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    char *base = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+    if (base > raw) munmap(raw, (size_t)(base - raw));
+    if (base + len < raw + len + align) munmap(base + len, (size_t)(raw + len + align - (base + len)));
+    return base;
 }

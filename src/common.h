@@ -26,6 +26,10 @@ static inline int r1_add_ok(size_t a, size_t b, size_t *out) { return !__builtin
 /* 64-byte aligned allocation (free with r1_free_aligned). NULL on failure or size 0. */
 void *r1_alloc_aligned(size_t size);
 void  r1_free_aligned(void *p);
+/* len bytes (a multiple of align; align a power of two >= the page size, e.g. 2 MiB for a
+ * huge page) of zero-filled private anonymous memory starting at a multiple of align, or
+ * NULL (errno from mmap). Release with munmap(p, len). */
+void *r1_map_aligned(size_t len, size_t align);
 
 /* Monotonic time in seconds. */
 double r1_time_s(void);

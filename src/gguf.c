@@ -731,17 +731,14 @@ r1_status gguf_load_anon(gguf_file *f, const gguf_anon_opts *o, bool *copied, ch
         free(we); free(dst_off);
         return R1_OK;
     }
-    /* 2 MiB-aligned anonymous region: map len + 2 MiB and trim both ends */
-    uint8_t *raw = mmap(NULL, len + GGUF_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) {
+    /* 2 MiB-aligned anonymous region */
+    uint8_t *base = r1_map_aligned(len, GGUF_HUGE);
+    if (!base) {
         snprintf(note, note_len, "cannot allocate %llu MiB of anonymous memory: %s", (unsigned long long)(len >> 20),
                  strerror(errno));
         free(we); free(dst_off);
         return R1_OK;
     }
-    uint8_t *base = (uint8_t *)(((uintptr_t)raw + GGUF_HUGE - 1) & ~(uintptr_t)(GGUF_HUGE - 1));
-    if (base > raw) munmap(raw, (size_t)(base - raw));
-    if (base + len < raw + len + GGUF_HUGE) munmap(base + len, (size_t)(raw + len + GGUF_HUGE - (base + len)));
     if (madvise(base, len, MADV_HUGEPAGE) != 0) {
         snprintf(note, note_len, "madvise(MADV_HUGEPAGE) failed: %s", strerror(errno));
         munmap(base, len);

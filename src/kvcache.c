@@ -12,11 +12,8 @@
 
 /* 2 MiB-aligned anonymous region of len (a multiple of 2 MiB) bytes, or NULL. */
 static char *huge_alloc(size_t len) {
-    char *raw = mmap(NULL, len + KV_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) return NULL;
-    char *base = (char *)(((uintptr_t)raw + KV_HUGE - 1) & ~(uintptr_t)(KV_HUGE - 1));
-    if (base > raw) munmap(raw, (size_t)(base - raw));
-    if (base + len < raw + len + KV_HUGE) munmap(base + len, (size_t)(raw + len + KV_HUGE - (base + len)));
+    char *base = r1_map_aligned(len, KV_HUGE);
+    if (!base) return NULL;
 #ifdef MADV_HUGEPAGE
     (void)madvise(base, len, MADV_HUGEPAGE);   /* no THP: plain pages, still correct */
 #endif
