@@ -2,6 +2,7 @@
  * arena.c — the scratch stack of arena.h. See the contract there.
  */
 #include "arena.h"
+#include "common.h"
 #include <stdlib.h>
 
 enum { ARENA_ALIGN = 64 };
@@ -17,7 +18,7 @@ void *r1_tmp_get(r1_arena *a, size_t bytes, r1_tmp *t) {
         t->mark = a->used;
         a->used += n;
     } else {
-        if (!(t->p = aligned_alloc(ARENA_ALIGN, n))) return NULL;
+        if (!(t->p = r1_alloc_aligned(n))) return NULL;
         t->heap = true;
         if (a) a->n_heap++;
     }
@@ -32,7 +33,7 @@ void *r1_tmp_get(r1_arena *a, size_t bytes, r1_tmp *t) {
 
 void r1_tmp_put(r1_tmp *t) {
     if (!t->p) return;
-    if (t->heap) free(t->p);
+    if (t->heap) r1_free_aligned(t->p);
     else t->a->used = t->mark;
     if (t->a) t->a->depth -= t->n;
     *t = (r1_tmp){0};
@@ -41,9 +42,9 @@ void r1_tmp_put(r1_tmp *t) {
 bool r1_arena_fit(r1_arena *a) {
     if (a->depth != 0 || a->want <= a->cap || (a->base && !a->owned)) return true;
     const size_t n = round_up(a->want);
-    char *b = aligned_alloc(ARENA_ALIGN, n);
+    char *b = r1_alloc_aligned(n);
     if (!b) return false;
-    free(a->base);
+    if (a->owned) r1_free_aligned(a->base);
     a->base = b;
     a->cap = n;
     a->owned = true;
@@ -60,6 +61,6 @@ void r1_arena_over(r1_arena *a, void *buf, size_t bytes) {
 }
 
 void r1_arena_free(r1_arena *a) {
-    if (a->owned) free(a->base);
+    if (a->owned) r1_free_aligned(a->base);
     *a = (r1_arena){0};
 }
