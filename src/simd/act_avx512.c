@@ -1,39 +1,12 @@
 /*
  * act_avx512.c — AVX-512 variants of act.h's softmax and silu(g)·u.
  *
- * e^x = 2^k · e^f with k = round(x·log2 e) and f = x − k·ln 2 computed in two steps
- * (ln 2 = LN2_HI + LN2_LO, LN2_HI exact in 9 bits so k·LN2_HI is exact for |k| < 2^15),
- * |f| <= ln2/2; e^f by its Taylor polynomial to degree 7 (truncation < 3e-9 relative), in
- * Horner form with FMAs; 2^k applied with VSCALEFPS, which saturates to +inf / 0 (and keeps
- * NaN), so no range checks are needed. Tails use masked loads/stores.
+ * e^x is exp_ps of simd/vmath_avx512.h. Tails use masked loads/stores.
  */
 #include "act.h"
 #include <immintrin.h>
 #include <math.h>
-
-#define AI static inline __attribute__((always_inline))
-
-AI __m512 exp_ps(__m512 x) {
-    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f), ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-    /* clamp so k stays small (VSCALEFPS then gives 0 / inf as expf does) */
-    /* (constant first: MINPS/MAXPS return the second operand when one is NaN, so NaN stays) */
-    x = _mm512_max_ps(_mm512_set1_ps(-110.0f), _mm512_min_ps(_mm512_set1_ps(100.0f), x));
-    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_fnmadd_ps(k, ln2_hi, x);
-    f = _mm512_fnmadd_ps(k, ln2_lo, f);
-    __m512 p = _mm512_set1_ps(1.0f / 5040);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 720));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, k);
-}
-
-AI __mmask16 tail_mask(int left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1); }
+#include "simd/vmath_avx512.h"
 
 void r1_softmax_avx512(float *x, int n) {
     const __m512 ninf = _mm512_set1_ps(-INFINITY);

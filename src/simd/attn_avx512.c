@@ -18,30 +18,12 @@
 #include "common.h"
 #include <immintrin.h>
 #include <math.h>
+#include "simd/vmath_avx512.h"
 
 #define LOG2E 1.4426950408889634f
 enum { MAX_HD = 256, KBUF = 4096 /* floats per converted K or V block */ };
 
-#define AI static inline __attribute__((always_inline))
 
-/* 2^x for x <= ~128; x below -200 (and -inf) gives 0. Degree-7 Taylor polynomial of
- * 2^f on [-0.5, 0.5] (relative error < 1e-8 before rounding), then scalef by round(x). */
-AI __m512 exp2_ps(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-200.0f));
-    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(1.525273380405984e-05f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.5403530393381608e-04f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-03f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.618129107628477e-03f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.550410866482158e-02f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.402265069591007e-01f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.931471805599453e-01f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
-AI __mmask16 tail_mask(int left) { return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u); }
 
 /* St[jj][.] for keys jj..jj+R-1 of the block (rows of kp, ks floats apart). */
 AI void scores_r(float *St, const float *Qt, const float *kp, size_t ks, int jj, int hd, const int R,
