@@ -409,7 +409,9 @@ static r1_status parse_part(gguf_file *f, gguf_part *part, uint32_t *version, gg
             t->ne[d] = (int64_t)ne;
         }
         if ((st = rd_u32(&c, &type, "tensor type")) || (st = rd_u64(&c, &offs[i], "tensor offset"))) goto out;
-        const r1_type_traits *tr = type < R1_TYPE_COUNT_ ? r1_type_get_traits((r1_type)type) : NULL;
+        /* the internal repacked type is never valid in a file */
+        const r1_type_traits *tr =
+            type < R1_TYPE_COUNT_ && type != R1_TYPE_Q8_0_R16 ? r1_type_get_traits((r1_type)type) : NULL;
         if (!tr) {
             st = r1_set_error(err, R1_ERR_UNSUPPORTED, "%s: tensor '%s' has unknown or unsupported type id %u",
                               part->path, t->name, type);

@@ -23,7 +23,9 @@ typedef enum r1_type {
     R1_TYPE_IQ2_S = 22, R1_TYPE_IQ4_XS = 23, R1_TYPE_I8 = 24, R1_TYPE_I16 = 25,
     R1_TYPE_I32 = 26, R1_TYPE_I64 = 27, R1_TYPE_F64 = 28, R1_TYPE_IQ1_M = 29,
     R1_TYPE_BF16 = 30,
-    R1_TYPE_COUNT_ = 40
+    /* internal, never in a file: Q8_0 repacked at load by 16 rows (quant_q8r.h) */
+    R1_TYPE_Q8_0_R16 = 40,
+    R1_TYPE_COUNT_ = 41
 } r1_type;
 
 /* Dot product of n elements: *s = sum_i x[i]*y[i], where x is a row of the weight type

@@ -59,4 +59,14 @@ void r1_q8r_to_float_row(const void *g, int r, float *y, int64_t n_cols);
 void r1_q8r_gemm_ref(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
                      float *out, size_t ldo);
 
+/* SIMD kernels of the layout, same contract as r1_q8r_gemm_ref (x86-64 builds only;
+ * src/simd/q8r_*.c; call only when the CPU has the ISA):
+ *   r1_q8r_gemm_avx512  AVX-512 VNNI, any nc (the decode / small-batch kernel)
+ *   r1_q8r_gemm_amx     AMX int8 tiles (prefill, nc >= R1_GEMM_BIG_MIN; AMX must be
+ *                       granted by the OS: see amx_common.h) */
+void r1_q8r_gemm_avx512(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                        float *out, size_t ldo);
+void r1_q8r_gemm_amx(int n, int nr, int nc, const void *w, size_t w_stride, const void *a, size_t a_stride,
+                     float *out, size_t ldo);
+
 #endif
