@@ -21,6 +21,9 @@ static void usage(FILE *f) {
         "  --group N             GRPO samples per prompt (default 8)\n"
         "  --lr F, --grpo-lr F   peak learning rates (default 3e-3, 2e-4)\n"
         "  --err-rate F          share of SFT traces with a slip (default 0.1)\n"
+        "  --cd-misses K         SFT Countdown traces: K > 0 = search traces, no repeated attempt,\n"
+        "                        0..K wrong attempts (uniform) before the hit, each sequence\n"
+        "                        within --ctx; 0 (default) = session 3's traces (<= 3 misses)\n"
         "  --cd-share F          share of Countdown prompts in training batches (SFT and GRPO;\n"
         "                        the rest uniform over the other --tasks; default: all uniform)\n"
         "  --verdict-reward F    GRPO: add F x (share of right Countdown attempt lines: true\n"
@@ -141,6 +144,7 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--err-rate")) o.err_rate = strtof(v, NULL);
         else if (OPT("--cd-share")) o.cd_share = strtof(v, NULL);
         else if (OPT("--verdict-reward")) o.verdict_reward = strtof(v, NULL);
+        else if (OPT("--cd-misses")) o.cd_misses = atoi(v);
         else if (OPT("--grpo-temp")) o.grpo_temp = strtof(v, NULL);
         else if (OPT("--digits")) o.digits = atoi(v);
         else if (OPT("--dim")) o.cfg.dim = atoi(v);

@@ -119,11 +119,92 @@ static int64_t spelled(const task *t, const int *s, int n, int carry) {
 
 static const char *cd_fmt = "%d%c%d=%lld, %lld%c%d=%lld %s\n";
 
-int task_trace(const task *t, float err_rate, uint64_t *rng, char *out, size_t cap) {
+/* Session-5 Countdown search trace (cd_misses K > 0): every distinct attempt of the problem
+ * is enumerated; k wrong attempts (k uniform in 0..K, at most the misses there are) are drawn
+ * uniformly without repeats in a random order, then one hit drawn uniformly among the hits.
+ * The verdict is "yes" exactly when the line's (written) result equals the target, so it can
+ * only be learned by checking. A slip (+1 on a miss's result, prob. 0.3 per miss in a slipped
+ * trace) is checked like any result: if it lands on the target the line says "yes" and the
+ * trace ends there with that (wrong) answer, as in the session-3 traces. The whole sequence
+ * (prompt tokens + completion + EOS) must fit seq_len tokens: a draw that does not is
+ * redrawn with the same k (up to 64 times), then with k - 1. */
+enum { CD_ATTEMPTS = 54 };
+typedef struct cd_att { int x, y, z; char o1, o2; long long r, s; } cd_att;
+
+static int cd_line(const cd_att *a, long long s, int target, char *o, size_t cap) {
+    return snprintf(o, cap, cd_fmt, a->x, a->o1, a->y, a->r, a->r, a->o2, a->z, s, s == target ? "yes" : "no");
+}
+
+static int cd_search_trace(const task *t, bool slip, int max_misses, int seq_len, uint64_t *rng, char *out, size_t cap) {
+    static const char ops[3] = {'+', '-', '*'};
+    static const int perm[6][3] = {{0,1,2},{0,2,1},{1,0,2},{1,2,0},{2,0,1},{2,1,0}};
+    cd_att hit[CD_ATTEMPTS], miss[CD_ATTEMPTS];
+    int nh = 0, nm = 0;
+    for (int p = 0; p < 6; p++)
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) {
+                cd_att a = {t->nums[perm[p][0]], t->nums[perm[p][1]], t->nums[perm[p][2]], ops[i], ops[j], 0, 0};
+                a.r = cd_apply(a.x, a.o1, a.y);
+                a.s = cd_apply(a.r, a.o2, a.z);
+                bool dup = false;   /* equal numbers give equal attempts from different orders */
+                cd_att *l = a.s == t->target ? hit : miss;
+                int n = a.s == t->target ? nh : nm;
+                for (int q = 0; q < n && !dup; q++)
+                    dup = l[q].x == a.x && l[q].y == a.y && l[q].z == a.z && l[q].o1 == a.o1 && l[q].o2 == a.o2;
+                if (dup) continue;
+                if (a.s == t->target) hit[nh++] = a; else miss[nm++] = a;
+            }
+    if (nh == 0) return -1;   /* task_make only draws solvable problems */
+    int prompt_toks = 3 + (int)strlen(t->prompt);   /* BOS USER prompt ASSISTANT (ASCII prompt) */
+    int k = tm_rng_int(rng, 0, R1_MIN(max_misses, nm));
+    for (int tries = 0;; tries++) {
+        if (tries == 64) { if (k == 0) return -1; k--; tries = 0; }
+        /* partial Fisher-Yates: miss[0..k-1] become k distinct misses in random order */
+        for (int i = 0; i < k; i++) {
+            int j = tm_rng_int(rng, i, nm - 1);
+            cd_att x = miss[i]; miss[i] = miss[j]; miss[j] = x;
+        }
+        const cd_att *h = &hit[tm_rng_int(rng, 0, nh - 1)];
+        long long sv[CD_ATTEMPTS];
+        int len = 0, n_lines = 0;
+        char line[96], ans[64];
+        const cd_att *last = h;
+        for (int i = 0; i <= k; i++) {
+            const cd_att *a = i < k ? &miss[i] : h;
+            sv[i] = a->s;
+            if (slip && i < k && tm_rng_uniform(rng) < 0.3) sv[i] += 1;
+            len += cd_line(a, sv[i], t->target, line, sizeof line);
+            n_lines = i + 1;
+            last = a;
+            if (sv[i] == t->target) break;
+        }
+        int al = snprintf(ans, sizeof ans, "(%d%c%d)%c%d", last->x, last->o1, last->y, last->o2, last->z);
+        /* <think> "\n" lines "so " ans "\n" </think> "\n\n" ans EOS */
+        int total = prompt_toks + 2 + len + 3 + al + 1 + 1 + 2 + al + 1;
+        if (total > seq_len) continue;
+        size_t o = 0;
+#define PUTO(...) do { int k_ = snprintf(out + o, o < cap ? cap - o : 0, __VA_ARGS__); if (k_ > 0) o += (size_t)k_; } while (0)
+        PUTO("<think>\n");
+        for (int i = 0; i < n_lines; i++) {
+            cd_line(i < k ? &miss[i] : h, sv[i], t->target, line, sizeof line);
+            PUTO("%s", line);
+        }
+        PUTO("so %s\n</think>\n\n%s", ans, ans);
+#undef PUTO
+        return (int)o;
+    }
+}
+
+int task_trace(const task *t, float err_rate, int cd_misses, int seq_len, uint64_t *rng, char *out, size_t cap) {
     size_t len = 0;
 #define PUT(...) do { int k_ = snprintf(out + len, len < cap ? cap - len : 0, __VA_ARGS__); if (k_ > 0) len += (size_t)k_; } while (0)
-    PUT("<think>\n");
     bool slip = tm_rng_uniform(rng) < err_rate;
+    if (t->kind == TASK_COUNTDOWN && cd_misses > 0) {
+        int n = cd_search_trace(t, slip, cd_misses, seq_len, rng, out, cap);
+        if (n >= 0) return n;
+        /* not even the hit alone fits seq_len: the session-3 trace below (the trainer reports the cut) */
+    }
+    PUT("<think>\n");
     if (t->kind == TASK_COUNTDOWN) {
         static const char ops[3] = {'+', '-', '*'};
         static const int perm[6][3] = {{0,1,2},{0,2,1},{1,0,2},{1,2,0},{2,0,1},{2,1,0}};

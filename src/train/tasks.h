@@ -16,6 +16,7 @@
  *   sub  a-b : (a >= b) "x-y-c=r", x = digit of a, or digit+10 when it borrows
  *   mul  a*k : "x*k+c=s" per digit of a (next carry s/10)
  *   countdown: attempts "a op b=r, r op c=s no|yes"; the answer is "(a op b) op c"
+ *              (search order and number of misses: task_trace)
  * After the columns a line "so <result>" states what the columns spell.
  * Synthetic traces are deliberately imperfect: with probability err_rate one step has an
  * arithmetic slip (±1) that propagates consistently to the answer (faithful but wrong).
@@ -45,8 +46,13 @@ typedef struct task {
 void task_make(task *t, task_kind kind, int max_digits, bool heldout, uint64_t *rng);
 
 /* Writes the completion text "<think>\n...</think>\n\n<answer>" (NUL-terminated, without
- * EOS) for t, with an arithmetic slip with probability err_rate. Returns its length. */
-int task_trace(const task *t, float err_rate, uint64_t *rng, char *out, size_t cap);
+ * EOS) for t, with an arithmetic slip with probability err_rate. Returns its length.
+ * Countdown traces: cd_misses = 0 gives session 3's traces (random attempts, at most 3
+ * distinct misses, then the hit); cd_misses = K > 0 gives session 5's search traces: no
+ * repeated attempt, k ~ uniform 0..K wrong attempts (uniformly drawn, random order) before a
+ * hit, "yes" iff the line's result equals the target, and the whole sequence (prompt tokens,
+ * completion, EOS) within seq_len tokens (k is lowered for a problem where K misses do not fit). */
+int task_trace(const task *t, float err_rate, int cd_misses, int seq_len, uint64_t *rng, char *out, size_t cap);
 
 /* The verdict on a completion text (what the model wrote after <｜Assistant｜>). */
 typedef struct task_verdict {

@@ -197,7 +197,7 @@ static bool make_sft_item(const tr_opts *o, seqitem *it, uint64_t *rng) {
     char text[2048];
     int32_t tmp[2 * MAX_SEQ];
     task_make(&it->t, pick_kind(o, rng), o->digits, false, rng);
-    task_trace(&it->t, o->err_rate, rng, text, sizeof text);
+    task_trace(&it->t, o->err_rate, o->cd_misses, o->cfg.seq_len, rng, text, sizeof text);
     int np = task_encode_prompt(&it->t, tmp, MAX_SEQ);
     int nc = task_encode(text, tmp + np, MAX_SEQ);
     if (nc < 0) nc = 0;

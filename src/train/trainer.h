@@ -30,6 +30,8 @@ typedef struct tr_opts {
                              * Countdown prompts (the rest uniform over the other tasks)  */
     float grpo_temp;        /* GRPO rollout temperature (1: the policy itself)             */
     float verdict_reward;   /* GRPO: weight of the Countdown process reward (task_reward)  */
+    int cd_misses;          /* SFT Countdown traces: 0 session 3's, K > 0 search traces with
+                             * 0..K misses before the hit (task_trace)                   */
     int eval_n;             /* held-out problems per task for evaluation                 */
     int eval_every;         /* steps between evaluations (0: only at the end)            */
     const char *ckpt;       /* checkpoint path (saved every ckpt_every steps and at end) */

@@ -206,10 +206,10 @@ static void test_tasks_and_reward(void) {
         for (int i = 0; i < 300; i++) {
             task t;
             task_make(&t, (task_kind)k, 4, i % 2, &rng);
-            task_trace(&t, 0.0f, &rng, buf, sizeof buf);
+            task_trace(&t, 0.0f, 0, 192, &rng, buf, sizeof buf);
             task_verdict v = task_check(&t, buf);
             CHECK(v.format_ok && v.correct && v.trace_valid && v.reward > 1.05f, "%s: %s -> %s", task_kind_name[k], t.prompt, buf);
-            task_trace(&t, 1.0f, &rng, buf, sizeof buf);
+            task_trace(&t, 1.0f, 0, 192, &rng, buf, sizeof buf);
             v = task_check(&t, buf);
             if (strstr(buf, "no\n") || k != TASK_COUNTDOWN) { n_slip++; n_slip_caught += !v.trace_valid; }
             CHECK(v.reward < 1.0f || k == TASK_COUNTDOWN, "slip rewarded: %s", buf);
@@ -287,9 +287,108 @@ static void test_verdict_reward(void) {
     for (int i = 0; i < 200; i++) {
         task c;
         task_make(&c, TASK_COUNTDOWN, 3, i % 2, &rng);
-        task_trace(&c, 0.0f, &rng, buf, sizeof buf);
+        task_trace(&c, 0.0f, 0, 192, &rng, buf, sizeof buf);
         v = task_check(&c, buf);
         CHECK(v.trace_valid && v.n_steps >= 1 && v.n_steps_ok == v.n_steps, "%d/%d: %s", v.n_steps_ok, v.n_steps, buf);
+    }
+}
+
+/* Session 5's Countdown search traces (task_trace with cd_misses K > 0): no repeated attempt,
+ * the hit at a position that varies (0..K misses before it, about uniformly), "yes" exactly
+ * when the written result equals the target, every sequence within the context; slips are
+ * checked like any result and caught by task_check. */
+typedef struct cd_line_p { int x, y, z; char o1, o2; long long r, r2, s; char verdict[4]; } cd_line_p;
+static int parse_cd_lines(const char *trace, cd_line_p *l, int max) {
+    int n = 0;
+    const char *p = strstr(trace, "<think>\n");
+    if (!p) return -1;
+    p += 8;
+    while (*p && strncmp(p, "so ", 3) && n < max) {
+        int used = 0;
+        if (sscanf(p, "%d%c%d=%lld, %lld%c%d=%lld %3s%n", &l[n].x, &l[n].o1, &l[n].y, &l[n].r, &l[n].r2, &l[n].o2,
+                   &l[n].z, &l[n].s, l[n].verdict, &used) != 9 || p[used] != '\n') return -1;
+        p += used + 1;
+        n++;
+    }
+    return n;
+}
+static long long cd_eval(long long x, char op, long long y) { return op == '+' ? x + y : op == '-' ? x - y : x * y; }
+static void test_cd_search_traces(void) {
+    enum { K = 5, CTX = 192, N = 3000 };
+    uint64_t rng = 21;
+    char buf[2048];
+    int32_t tok[1024];
+    cd_line_p l[64];
+    int pos_hist[K + 2] = {0}, longest = 0, n_slipped = 0, n_slip_caught = 0, n_slip_yes = 0;
+    for (int i = 0; i < N; i++) {
+        task t;
+        task_make(&t, TASK_COUNTDOWN, 3, i % 2, &rng);
+        bool slipped_run = i % 3 == 2;
+        uint64_t r0 = rng;
+        task_trace(&t, slipped_run ? 1.0f : 0.0f, K, CTX, &rng, buf, sizeof buf);
+        /* deterministic in the RNG */
+        char again[2048];
+        task_trace(&t, slipped_run ? 1.0f : 0.0f, K, CTX, &r0, again, sizeof again);
+        CHECK(!strcmp(buf, again) && r0 == rng, "not deterministic: %s", t.prompt);
+        int np = task_encode_prompt(&t, tok, 1024), nc = task_encode(buf, tok + np, 1024 - np);
+        CHECK(np > 0 && nc > 0 && np + nc + 1 <= CTX, "%d tokens > ctx %d: %s", np + nc + 1, CTX, buf);
+        longest = np + nc + 1 > longest ? np + nc + 1 : longest;
+        int n = parse_cd_lines(buf, l, 64);
+        CHECK(n >= 1 && n <= K + 1, "%d attempt lines: %s", n, buf);
+        if (n < 1) continue;
+        bool any_slip = false;
+        for (int a = 0; a < n; a++) {
+            int nums[3] = {l[a].x, l[a].y, l[a].z}, want[3] = {t.nums[0], t.nums[1], t.nums[2]}, hit = 0;
+            for (int u = 0; u < 3; u++)   /* the problem's numbers, each once */
+                for (int w = 0; w < 3; w++) if (want[w] == nums[u] && want[w] >= 0) { want[w] = -1; hit++; break; }
+            CHECK(hit == 3, "numbers: %s", buf);
+            long long truth = cd_eval(cd_eval(l[a].x, l[a].o1, l[a].y), l[a].o2, l[a].z);
+            CHECK(l[a].r == cd_eval(l[a].x, l[a].o1, l[a].y) && l[a].r2 == l[a].r, "first step: %s", buf);
+            any_slip |= l[a].s != truth;
+            if (!slipped_run) CHECK(l[a].s == truth, "slip without err_rate: %s", buf);
+            /* the verdict is decided by the written result only */
+            CHECK(!strcmp(l[a].verdict, l[a].s == t.target ? "yes" : "no"), "verdict: %s", buf);
+            CHECK((a == n - 1) == !strcmp(l[a].verdict, "yes"), "yes not (only) on the last line: %s", buf);
+            for (int b = 0; b < a; b++)
+                CHECK(!(l[b].x == l[a].x && l[b].y == l[a].y && l[b].z == l[a].z && l[b].o1 == l[a].o1 && l[b].o2 == l[a].o2),
+                      "repeated attempt: %s", buf);
+        }
+        task_verdict v = task_check(&t, buf);
+        CHECK(v.format_ok && v.n_steps == n, "%s", buf);
+        if (!slipped_run) {
+            CHECK(v.correct && v.trace_valid && v.n_steps_ok == n && !v.wrong_yes, "%s", buf);
+            pos_hist[n - 1]++;
+        } else if (any_slip) {
+            n_slipped++;
+            n_slip_caught += !v.trace_valid && v.reward < 1.0f;
+            n_slip_yes += v.wrong_yes;   /* a slip can land on the target: a (consistent) yes on a miss */
+        } else CHECK(v.correct && v.trace_valid, "%s", buf);
+    }
+    /* hit position: 0..K misses before it, each about 1/(K+1) of the clean traces */
+    int clean = 0;
+    for (int p = 0; p <= K; p++) clean += pos_hist[p];
+    for (int p = 0; p <= K; p++)
+        CHECK(pos_hist[p] > clean / (K + 1) * 3 / 4 && pos_hist[p] < clean / (K + 1) * 5 / 4,
+              "hit after %d misses in %d of %d traces", p, pos_hist[p], clean);
+    CHECK(n_slipped > 100 && n_slip_caught == n_slipped, "slips caught %d/%d", n_slip_caught, n_slipped);
+    printf("  search traces: longest %d tokens (ctx %d), hit after 0..%d misses:", longest, CTX, K);
+    for (int p = 0; p <= K; p++) printf(" %d", pos_hist[p]);
+    printf("; %d slipped traces caught, %d with a slipped yes\n", n_slip_caught, n_slip_yes);
+    /* a small context lowers the number of misses instead of cutting the sequence */
+    for (int i = 0; i < 300; i++) {
+        task t;
+        task_make(&t, TASK_COUNTDOWN, 3, false, &rng);
+        task_trace(&t, 0.1f, 50, 110, &rng, buf, sizeof buf);
+        int np = task_encode_prompt(&t, tok, 1024), nc = task_encode(buf, tok + np, 1024 - np);
+        CHECK(np + nc + 1 <= 110, "%d tokens > ctx 110: %s", np + nc + 1, buf);
+    }
+    /* cd_misses 0 keeps session 3's traces (at most 3 misses, then the hit) */
+    for (int i = 0; i < 300; i++) {
+        task t;
+        task_make(&t, TASK_COUNTDOWN, 3, false, &rng);
+        task_trace(&t, 0.0f, 0, CTX, &rng, buf, sizeof buf);
+        int n = parse_cd_lines(buf, l, 64);
+        CHECK(n >= 1 && n <= 4, "%d lines in a session-3 trace", n);
     }
 }
 
@@ -322,6 +421,7 @@ int main(void) {
     RUN(test_heldout_set);
     RUN(test_tasks_and_reward);
     RUN(test_verdict_reward);
+    RUN(test_cd_search_traces);
     RUN(test_gemm);
     RUN(test_gradients);
     RUN(test_gradients_loops);
