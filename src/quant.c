@@ -11,6 +11,7 @@
  * tables are immutable (the one allowed piece of global state).
  */
 #include "quant_impl.h"
+#include "quant_q8r.h"
 #include <strings.h>
 #include <math.h>
 #include <pthread.h>
@@ -159,6 +160,10 @@ static void traits_init(void) {
                                        vec_dot_bf16_ref, R1_TYPE_F32, NULL, NULL};
     r1_quant_register_legacy(s);
     r1_quant_register_k(s);
+    /* Q8_0 repacked at load by 16 rows (quant_q8r.h): products of whole groups only
+     * (gemm), no per-row kernels (vec_dot, to_float NULL); rows keep plain Q8_0's size */
+    s[R1_TYPE_Q8_0_R16] = (r1_type_traits){"q8_0_r16", QK32, sizeof(block_q8_0), true, NULL, NULL, NULL, NULL,
+                                           R1_TYPE_Q8_0, NULL, r1_q8r_gemm_ref};
     for (int t = 0; t < R1_TYPE_COUNT_; t++) {
         if (!s[t].name) continue;
         s[t].vec_dot = s[t].vec_dot_ref;
@@ -174,6 +179,9 @@ static void traits_init(void) {
     if (best == R1_ISA_AVX512) {
         memcpy(g_tab[R1_ISA_AVX512], g_tab[R1_ISA_AVX2], sizeof g_tab[0]);
         r1_quant_install_avx512(g_tab[R1_ISA_AVX512]);
+#if defined(__x86_64__)
+        g_tab[R1_ISA_AVX512][R1_TYPE_Q8_0_R16].gemm = r1_q8r_gemm_avx512;
+#endif
         g_isa_ok[R1_ISA_AVX512] = true;
     }
     if (best == R1_ISA_NEON) {
