@@ -13,12 +13,14 @@
 #   reward; GRPO_THREADS, default 1) — an experiment, not the committed model;
 # SFT_CKPT=path (RECIPE four): skip the SFT stage and start GRPO from a copy of that
 #   checkpoint (an sft.ckpt this script wrote; its sft.csv beside it is copied for the plot);
+# CD_MISSES (RECIPE four; default 4): the SFT Countdown traces, --cd-misses (session 5's search
+#   traces: 0..4 distinct wrong attempts before the hit, each compared with the target); 0 = session 3's traces;
 # EVAL=0 skips the final evaluation and plot.
 set -euo pipefail
 build=${1:-build}
 r1="$build/r1"
 out="$build/train"; mkdir -p "$out"
-seed=${SEED:-1}; threads=${THREADS:-2}; recipe=${RECIPE:-four}
+seed=${SEED:-1}; threads=${THREADS:-2}; recipe=${RECIPE:-four}; cd_misses=${CD_MISSES:-4}
 rm -f "$out/grpo.ckpt" "$out/grpo.csv"
 if [ -z "${SFT_CKPT:-}" ]; then rm -f "$out/sft.ckpt" "$out/sft.csv"; fi
 start=$(date +%s); cpu0=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
@@ -50,7 +52,7 @@ else
   tasks=(--tasks add,sub,mul,countdown --digits 3)
   shape=(--dim 128 --layers 4 --heads 4 --kv-heads 2 --hidden 384 --ctx 192)
   "$r1" train --seed "$seed" --threads "$threads" --batch 32 --lr 3e-3 "${tasks[@]}" "${shape[@]}" \
-    --sft-steps "$sft" --eval-n 25 --eval-every 250 --ckpt "$out/sft.ckpt" --ckpt-every 100 \
+    --cd-misses "$cd_misses" --sft-steps "$sft" --eval-n 25 --eval-every 250 --ckpt "$out/sft.ckpt" --ckpt-every 100 \
     --log "$out/sft.csv" -o "$out/sft.gguf"
   kern=()
 fi

@@ -131,8 +131,13 @@ static const char *cd_fmt = "%d%c%d=%lld, %lld%c%d=%lld %s\n";
 enum { CD_ATTEMPTS = 54 };
 typedef struct cd_att { int x, y, z; char o1, o2; long long r, s; } cd_att;
 
+/* Search-trace line: the result is compared with the target in the line itself,
+ * "a op b=r, r op c=s<T no" / "s>T no" / "s=T yes", so the verdict is a local check. */
+static const char *cd_fmt_cmp = "%d%c%d=%lld, %lld%c%d=%lld%c%d %s\n";
+static char cd_cmp(long long s, int target) { return s < target ? '<' : s > target ? '>' : '='; }
 static int cd_line(const cd_att *a, long long s, int target, char *o, size_t cap) {
-    return snprintf(o, cap, cd_fmt, a->x, a->o1, a->y, a->r, a->r, a->o2, a->z, s, s == target ? "yes" : "no");
+    return snprintf(o, cap, cd_fmt_cmp, a->x, a->o1, a->y, a->r, a->r, a->o2, a->z, s, cd_cmp(s, target), target,
+                    s == target ? "yes" : "no");
 }
 
 static int cd_search_trace(const task *t, bool slip, int max_misses, int seq_len, uint64_t *rng, char *out, size_t cap) {
@@ -345,13 +350,18 @@ task_verdict task_check(const task *t, const char *comp) {
             v.n_steps++;
             bool was_ok = ok;
             if (found) ok = false;
-            int x, y, z, used; char o1, o2, verdict[4]; long long r, r2, s;
-            if (sscanf(line, "%d%c%d=%lld, %lld%c%d=%lld %3s%n", &x, &o1, &y, &r, &r2, &o2, &z, &s, verdict, &used) != 9 ||
-                line[used] != 0) { ok = false; continue; }
+            int x, y, z, used = 0, tgt = t->target; char o1, o2, cmp = 0, verdict[4]; long long r, r2, s;
+            /* session-5 lines compare with the target ("s<T no", "s=T yes"); session-3 lines do not */
+            if (!(sscanf(line, "%d%c%d=%lld, %lld%c%d=%lld%c%d %3s%n", &x, &o1, &y, &r, &r2, &o2, &z, &s, &cmp, &tgt, verdict, &used) == 11 &&
+                  line[used] == 0 && strchr("<=>", cmp)) &&
+                !(cmp = 0, tgt = t->target, used = 0,
+                  sscanf(line, "%d%c%d=%lld, %lld%c%d=%lld %3s%n", &x, &o1, &y, &r, &r2, &o2, &z, &s, verdict, &used) == 9 &&
+                  line[used] == 0)) { ok = false; continue; }
             int nums[3] = {x, y, z};
             bool yes = !strcmp(verdict, "yes");
             v.wrong_yes |= yes && s != t->target;
             bool step_ok = same_multiset(nums, t->nums, 3) && strchr("+-*", o1) && strchr("+-*", o2) &&
+                           (cmp == 0 || (tgt == t->target && cmp == cd_cmp(s, t->target))) &&
                            r == cd_apply(x, o1, y) && r2 == r && s == cd_apply(r, o2, z) &&
                            (yes ? s == t->target : !strcmp(verdict, "no") && s != t->target);
             bool repeat = false;

@@ -15,8 +15,10 @@
  *   add  a+b : one line per column from the units: "x+y+c=s" (c = carry in, next carry s/10)
  *   sub  a-b : (a >= b) "x-y-c=r", x = digit of a, or digit+10 when it borrows
  *   mul  a*k : "x*k+c=s" per digit of a (next carry s/10)
- *   countdown: attempts "a op b=r, r op c=s no|yes"; the answer is "(a op b) op c"
- *              (search order and number of misses: task_trace)
+ *   countdown: attempts "a op b=r, r op c=s no|yes" (session 3) or, in the search traces
+ *              (task_trace with cd_misses > 0), "a op b=r, r op c=s<T no" / "s>T no" /
+ *              "s=T yes" with the target T copied into the line, so the verdict is a local
+ *              check; the answer is "(a op b) op c". task_check accepts both line forms.
  * After the columns a line "so <result>" states what the columns spell.
  * Synthetic traces are deliberately imperfect: with probability err_rate one step has an
  * arithmetic slip (±1) that propagates consistently to the answer (faithful but wrong).
@@ -50,7 +52,8 @@ void task_make(task *t, task_kind kind, int max_digits, bool heldout, uint64_t *
  * Countdown traces: cd_misses = 0 gives session 3's traces (random attempts, at most 3
  * distinct misses, then the hit); cd_misses = K > 0 gives session 5's search traces: no
  * repeated attempt, k ~ uniform 0..K wrong attempts (uniformly drawn, random order) before a
- * hit, "yes" iff the line's result equals the target, and the whole sequence (prompt tokens,
+ * hit, each line comparing its result with the target ("s<T no", "s=T yes"; "yes" iff the
+ * result equals the target), and the whole sequence (prompt tokens,
  * completion, EOS) within seq_len tokens (k is lowered for a problem where K misses do not fit). */
 int task_trace(const task *t, float err_rate, int cd_misses, int seq_len, uint64_t *rng, char *out, size_t cap);
 

@@ -297,7 +297,7 @@ static void test_verdict_reward(void) {
  * the hit at a position that varies (0..K misses before it, about uniformly), "yes" exactly
  * when the written result equals the target, every sequence within the context; slips are
  * checked like any result and caught by task_check. */
-typedef struct cd_line_p { int x, y, z; char o1, o2; long long r, r2, s; char verdict[4]; } cd_line_p;
+typedef struct cd_line_p { int x, y, z, tgt; char o1, o2, cmp; long long r, r2, s; char verdict[4]; } cd_line_p;
 static int parse_cd_lines(const char *trace, cd_line_p *l, int max) {
     int n = 0;
     const char *p = strstr(trace, "<think>\n");
@@ -305,8 +305,8 @@ static int parse_cd_lines(const char *trace, cd_line_p *l, int max) {
     p += 8;
     while (*p && strncmp(p, "so ", 3) && n < max) {
         int used = 0;
-        if (sscanf(p, "%d%c%d=%lld, %lld%c%d=%lld %3s%n", &l[n].x, &l[n].o1, &l[n].y, &l[n].r, &l[n].r2, &l[n].o2,
-                   &l[n].z, &l[n].s, l[n].verdict, &used) != 9 || p[used] != '\n') return -1;
+        if (sscanf(p, "%d%c%d=%lld, %lld%c%d=%lld%c%d %3s%n", &l[n].x, &l[n].o1, &l[n].y, &l[n].r, &l[n].r2, &l[n].o2,
+                   &l[n].z, &l[n].s, &l[n].cmp, &l[n].tgt, l[n].verdict, &used) != 11 || p[used] != '\n') return -1;
         p += used + 1;
         n++;
     }
@@ -314,7 +314,7 @@ static int parse_cd_lines(const char *trace, cd_line_p *l, int max) {
 }
 static long long cd_eval(long long x, char op, long long y) { return op == '+' ? x + y : op == '-' ? x - y : x * y; }
 static void test_cd_search_traces(void) {
-    enum { K = 5, CTX = 192, N = 3000 };
+    enum { K = 4, CTX = 192, N = 3000 };
     uint64_t rng = 21;
     char buf[2048];
     int32_t tok[1024];
@@ -346,7 +346,8 @@ static void test_cd_search_traces(void) {
             CHECK(l[a].r == cd_eval(l[a].x, l[a].o1, l[a].y) && l[a].r2 == l[a].r, "first step: %s", buf);
             any_slip |= l[a].s != truth;
             if (!slipped_run) CHECK(l[a].s == truth, "slip without err_rate: %s", buf);
-            /* the verdict is decided by the written result only */
+            /* the verdict is decided by the written result only, compared with the target in the line */
+            CHECK(l[a].tgt == t.target && l[a].cmp == (l[a].s < t.target ? '<' : l[a].s > t.target ? '>' : '='), "compare: %s", buf);
             CHECK(!strcmp(l[a].verdict, l[a].s == t.target ? "yes" : "no"), "verdict: %s", buf);
             CHECK((a == n - 1) == !strcmp(l[a].verdict, "yes"), "yes not (only) on the last line: %s", buf);
             for (int b = 0; b < a; b++)
@@ -382,14 +383,29 @@ static void test_cd_search_traces(void) {
         int np = task_encode_prompt(&t, tok, 1024), nc = task_encode(buf, tok + np, 1024 - np);
         CHECK(np + nc + 1 <= 110, "%d tokens > ctx 110: %s", np + nc + 1, buf);
     }
-    /* cd_misses 0 keeps session 3's traces (at most 3 misses, then the hit) */
+    /* cd_misses 0 keeps session 3's traces (at most 3 misses, then the hit, no comparison) */
     for (int i = 0; i < 300; i++) {
         task t;
         task_make(&t, TASK_COUNTDOWN, 3, false, &rng);
         task_trace(&t, 0.0f, 0, CTX, &rng, buf, sizeof buf);
-        int n = parse_cd_lines(buf, l, 64);
-        CHECK(n >= 1 && n <= 4, "%d lines in a session-3 trace", n);
+        task_verdict v = task_check(&t, buf);
+        CHECK(parse_cd_lines(buf, l, 64) == -1 && v.trace_valid && v.n_steps >= 1 && v.n_steps <= 4, "session-3 trace: %s", buf);
     }
+    /* the comparison is checked: a wrong sign or a target that is not the problem's is a wrong line */
+    task t = {.kind = TASK_COUNTDOWN, .nums = {3, 7, 25}, .target = 46};
+    const char *ans = "so (3*7)+25\n</think>\n\n(3*7)+25";
+    snprintf(buf, sizeof buf, "<think>\n3+7=10, 10+25=35<46 no\n3*7=21, 21+25=46=46 yes\n%s", ans);
+    task_verdict v = task_check(&t, buf);
+    CHECK(v.correct && v.trace_valid && v.n_steps == 2 && v.n_steps_ok == 2 && !v.wrong_yes, "%s", buf);
+    snprintf(buf, sizeof buf, "<think>\n3+7=10, 10+25=35>46 no\n3*7=21, 21+25=46=46 yes\n%s", ans);
+    v = task_check(&t, buf);
+    CHECK(v.correct && !v.trace_valid && v.n_steps_ok == 1 && v.reward < 1.0f, "wrong sign accepted: %s", buf);
+    snprintf(buf, sizeof buf, "<think>\n3+7=10, 10+25=35<45 no\n3*7=21, 21+25=46=46 yes\n%s", ans);
+    v = task_check(&t, buf);
+    CHECK(!v.trace_valid && v.n_steps_ok == 1, "wrong target accepted: %s", buf);
+    snprintf(buf, sizeof buf, "<think>\n3+7=10, 10+25=35=35 yes\nso (3+7)+25\n</think>\n\n(3+7)+25");
+    v = task_check(&t, buf);
+    CHECK(!v.correct && !v.trace_valid && v.wrong_yes && v.n_steps_ok == 0, "%s", buf);
 }
 
 /* The held-out set the engine evaluation (--heldout-prompts / --score) and --eval share:
