@@ -80,20 +80,34 @@ GEMM512(gemm_bf16_avx512, uint16_t, load_bf16x16, vec_dot_bf16_avx512)
 /* ---- matrix-vector (decode) and batched kernels for Q4_K / Q6_K ---------------------------
  * X_rows(nb, R, w0, ws, y, res): R (1..4) weight rows w0, w0 + ws, ... against one
  * activation row; the activation registers are loaded (and rearranged) once per block for
- * all R rows. Each row's stream is prefetched PF_AHEAD bytes ahead (software prefetch is
- * worth ~2x here: measured without it at half the memory bandwidth). */
+ * all R rows. Each row's stream is prefetched twice: PF_NEAR bytes ahead into L1 and PF_FAR
+ * bytes ahead into L2 (prefetcht2). Without software prefetch these kernels read memory at
+ * about half the bandwidth; with only the near prefetch (session 4: 2048 B ahead) at
+ * 70-78 % of a plain read loop, with both at 88-90 % (session 5, 1 thread, 256 MiB of
+ * weights in 2 MiB pages; docs/BENCHMARKS.md). */
 #define ROWP(base, i, stride) ((const char *)(base) + (size_t)(i) * (stride))
-#define PF_AHEAD 2048
 #define AINLINE static inline __attribute__((always_inline))
 
 AINLINE void prefetch_span(const char *p, size_t bytes) {
     for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
 }
+AINLINE void prefetch_span_far(const char *p, size_t bytes) {
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T2);
+}
+#define PF_NEAR 512
+#define PF_FAR 6144
+AINLINE void prefetch_block(const char *p, size_t bytes) {
+    prefetch_span(p + PF_NEAR, bytes);
+    prefetch_span_far(p + PF_FAR, bytes);
+}
 
 /* Q4_K: qs bytes 0..63 as one register give groups [0 | 2] (low nibbles) and [1 | 3]
  * (high nibbles), bytes 64..127 groups [4 | 6] and [5 | 7]; the activations are arranged
- * the same way (256-bit halves c0 c2 / c1 c3 / c4 c6 / c5 c7). Products: maddubs (u4 x s8,
- * no saturation: 2*15*127 < 2^15) then dpwssd with the group scales as int16 words. */
+ * the same way (256-bit halves c0 c2 / c1 c3 / c4 c6 / c5 c7). Products: VNNI dpbusd
+ * (u4 x s8, 4 elements per int32: |sum| <= 4*15*128 < 2^15), two such results packed to
+ * int16 words (packs_epi32, exact), then dpwssd with the group scales as int16 words —
+ * 6 multiply uops per block instead of 8 with maddubs + dpwssd per 64 elements (+10 %
+ * blocks/s from L2). */
 /* The 8 scales (low 128 bits of *s16) and 8 mins of a Q4_K block as int16 words: what
  * r1_q4k_scales_mins computes, kept in registers (its byte arrays are stored as two words
  * and reloaded as one quadword: a failed store-to-load forward per block; measured +12%
@@ -114,20 +128,19 @@ AINLINE void q4k_scales16(const uint8_t q[12], __m512i *s16, __m128i *m16) {
  * sums (the caller scales by d and subtracts the min term). */
 AINLINE __m512i q4k_block_dot(const block_q4_K *x, __m512i s16, __m512i y0, __m512i y1, __m512i y2, __m512i y3) {
     const __m512i m4 = _mm512_set1_epi8(0xF);
-    const __m512i ix0 = _mm512_set_epi64(0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll, 0x0002000200020002ll,
-                                         0, 0, 0, 0);
-    const __m512i ix1 = _mm512_add_epi16(ix0, _mm512_set1_epi16(1));
-    const __m512i ix2 = _mm512_add_epi16(ix0, _mm512_set1_epi16(4));
-    const __m512i ix3 = _mm512_add_epi16(ix0, _mm512_set1_epi16(5));
+    /* after packs_epi32 of [g_a | g_b] and [g_a+1 | g_b+1]: 128-bit lanes 0, 1 hold words
+     * [a a a a a+1 a+1 a+1 a+1], lanes 2, 3 the same for b; ixA picks scales 0 1 / 2 3 */
+    const __m512i ixA = _mm512_set_epi64(0x0003000300030003ll, 0x0002000200020002ll, 0x0003000300030003ll, 0x0002000200020002ll,
+                                         0x0001000100010001ll, 0, 0x0001000100010001ll, 0);
+    const __m512i ixB = _mm512_add_epi16(ixA, _mm512_set1_epi16(4));
     const __m512i qa = _mm512_loadu_si512((const void *)x->qs), qb = _mm512_loadu_si512((const void *)(x->qs + 64));
-    const __m512i p0 = _mm512_maddubs_epi16(_mm512_and_si512(qa, m4), y0);
-    const __m512i p1 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), y1);
-    const __m512i p2 = _mm512_maddubs_epi16(_mm512_and_si512(qb, m4), y2);
-    const __m512i p3 = _mm512_maddubs_epi16(_mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), y3);
-    __m512i is = _mm512_dpwssd_epi32(_mm512_setzero_si512(), p0, _mm512_permutexvar_epi16(ix0, s16));
-    is = _mm512_dpwssd_epi32(is, p1, _mm512_permutexvar_epi16(ix1, s16));
-    is = _mm512_dpwssd_epi32(is, p2, _mm512_permutexvar_epi16(ix2, s16));
-    return _mm512_dpwssd_epi32(is, p3, _mm512_permutexvar_epi16(ix3, s16));
+    const __m512i z = _mm512_setzero_si512();
+    const __m512i d0 = _mm512_dpbusd_epi32(z, _mm512_and_si512(qa, m4), y0);
+    const __m512i d1 = _mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(qa, 4), m4), y1);
+    const __m512i d2 = _mm512_dpbusd_epi32(z, _mm512_and_si512(qb, m4), y2);
+    const __m512i d3 = _mm512_dpbusd_epi32(z, _mm512_and_si512(_mm512_srli_epi16(qb, 4), m4), y3);
+    __m512i is = _mm512_dpwssd_epi32(z, _mm512_packs_epi32(d0, d1), _mm512_permutexvar_epi16(ixA, s16));
+    return _mm512_dpwssd_epi32(is, _mm512_packs_epi32(d2, d3), _mm512_permutexvar_epi16(ixB, s16));
 }
 /* sum(acc) - sum(macc) */
 AINLINE float q4k_finish(__m512 acc, __m128 macc) {
@@ -136,13 +149,24 @@ AINLINE float q4k_finish(__m512 acc, __m128 macc) {
     return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(macc);
 }
 
+/* The lane sums of 4 vectors at once (lane k of the result: the 16 lanes of v_k added):
+ * the decode kernels finish 4 rows together instead of one horizontal add each. */
+AINLINE __m128 reduce4_ps(__m512 a, __m512 b, __m512 c, __m512 d) {
+    const __m512 t0 = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+    const __m512 t1 = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+    __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(t0, t1, 0x88), _mm512_shuffle_f32x4(t0, t1, 0xDD));
+    u = _mm512_add_ps(u, _mm512_permute_ps(u, 0x4E));   /* 128-bit lane k: 4 partial sums of v_k */
+    u = _mm512_add_ps(u, _mm512_permute_ps(u, 0xB1));
+    return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 8, 4, 0), u));
+}
+
 AINLINE void q4k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K *y, float *res) {
     __m512 acc[4];
     __m128 macc[4];
     for (int r = 0; r < R; r++) { acc[r] = _mm512_setzero_ps(); macc[r] = _mm_setzero_ps(); }
     const size_t bs = sizeof(block_q4_K);
     for (int i = 0; i < nb; i++) {
-        for (int r = 0; r < R; r++) prefetch_span(ROWP(w0, r, ws) + PF_AHEAD + (size_t)i * bs, bs);
+        for (int r = 0; r < R; r++) prefetch_block(ROWP(w0, r, ws) + (size_t)i * bs, bs);
         const __m512i l0 = _mm512_loadu_si512((const void *)y[i].qs), l1 = _mm512_loadu_si512((const void *)(y[i].qs + 64));
         const __m512i l2 = _mm512_loadu_si512((const void *)(y[i].qs + 128)), l3 = _mm512_loadu_si512((const void *)(y[i].qs + 192));
         const __m512i y0 = _mm512_shuffle_i64x2(l0, l1, 0x44), y1 = _mm512_shuffle_i64x2(l0, l1, 0xEE);
@@ -168,7 +192,9 @@ AINLINE void q4k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K
 /* Q4_K decode (one activation row against many weight rows): the activation side of
  * q4k_rows (the 256-bit half shuffles and the paired group sums) depends only on the
  * block, so gemm_q4_K_avx512 prepares it once per call (q4k_act) and q4k_row_pre streams
- * each weight row with the same weight-side operations as q4k_rows (bit-identical). */
+ * each weight row with the same weight-side operations as q4k_rows; it returns the row's
+ * 16 partial sums (min term subtracted) so 4 rows are finished by one reduce4_ps (same
+ * integer sums as q4k_rows, float sums in another order). */
 typedef struct q4k_act { __m512i y[4]; __m128i gsum; float d; } q4k_act;
 
 AINLINE void q4k_prepare(int nb, const block_q8_K *y, q4k_act *p) {
@@ -184,11 +210,11 @@ AINLINE void q4k_prepare(int nb, const block_q8_K *y, q4k_act *p) {
     }
 }
 
-static void q4k_row_pre(int nb, const block_q4_K *x, const q4k_act *p, float *res) {
+static __m512 q4k_row_pre(int nb, const block_q4_K *x, const q4k_act *p) {
     __m512 acc = _mm512_setzero_ps();
     __m128 macc = _mm_setzero_ps();
     for (int i = 0; i < nb; i++) {
-        prefetch_span((const char *)(x + i) + PF_AHEAD, sizeof(block_q4_K));
+        prefetch_block((const char *)(x + i), sizeof(block_q4_K));
         __m512i s16;
         __m128i m16;
         q4k_scales16(x[i].scales, &s16, &m16);
@@ -197,26 +223,24 @@ static void q4k_row_pre(int nb, const block_q4_K *x, const q4k_act *p, float *re
         acc = _mm512_fmadd_ps(_mm512_set1_ps(p[i].d * h2f(x[i].d)), _mm512_cvtepi32_ps(is), acc);
         macc = _mm_fmadd_ps(_mm_set1_ps(p[i].d * h2f(x[i].dmin)), _mm_cvtepi32_ps(ms), macc);
     }
-    *res = q4k_finish(acc, macc);
+    return _mm512_sub_ps(acc, _mm512_zextps128_ps512(macc));
 }
 
 /* Q6_K: per 128-element half, ql bytes 0..63 as one register: low nibbles = elements
  * [0..31 | 32..63], high nibbles = [64..95 | 96..127]; qh (32 bytes) with its copy >> 2 in
  * the upper 256 bits supplies bits 4,5 (masks 0x03 << 4 and 0x30). Unsigned q (0..63) with
  * maddubs (2*63*127 < 2^15), scales by dpwssd, the -32 offset once per block via bsums. */
-AINLINE void q6k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K *y, float *res) {
+AINLINE void q6k_rows_acc(int nb, int R, const char *w0, size_t ws, const block_q8_K *y, __m512 *acc) {
     const __m512i m4 = _mm512_set1_epi8(0xF), m3 = _mm512_set1_epi8(3), m30 = _mm512_set1_epi8(0x30);
-    /* word w of product j takes scale j*4 + w/8 (16 elements = 8 words per scale) */
-    const __m512i ix0 = _mm512_set_epi64(0x0003000300030003ll, 0x0003000300030003ll, 0x0002000200020002ll, 0x0002000200020002ll,
-                                         0x0001000100010001ll, 0x0001000100010001ll, 0, 0);
-    const __m512i ix1 = _mm512_add_epi16(ix0, _mm512_set1_epi16(4));
-    const __m512i ix2 = _mm512_add_epi16(ix0, _mm512_set1_epi16(8));
-    const __m512i ix3 = _mm512_add_epi16(ix0, _mm512_set1_epi16(12));
-    __m512 acc[4];
+    /* after packs_epi32 of the two dpbusd results of half h (dword k = elements 4k..4k+3 of
+     * 64): 128-bit lane L holds words [scale 8h+L x4, scale 8h+4+L x4] */
+    const __m512i ix0 = _mm512_set_epi64(0x0007000700070007ll, 0x0003000300030003ll, 0x0006000600060006ll, 0x0002000200020002ll,
+                                         0x0005000500050005ll, 0x0001000100010001ll, 0x0004000400040004ll, 0);
+    const __m512i ix1 = _mm512_add_epi16(ix0, _mm512_set1_epi16(8));
     for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_ps();
     const size_t bs = sizeof(block_q6_K);
     for (int i = 0; i < nb; i++) {
-        for (int r = 0; r < R; r++) prefetch_span(ROWP(w0, r, ws) + PF_AHEAD + (size_t)i * bs, bs);
+        for (int r = 0; r < R; r++) prefetch_block(ROWP(w0, r, ws) + (size_t)i * bs, bs);
         const __m512i y0 = _mm512_loadu_si512((const void *)y[i].qs), y1 = _mm512_loadu_si512((const void *)(y[i].qs + 64));
         const __m512i y2 = _mm512_loadu_si512((const void *)(y[i].qs + 128)), y3 = _mm512_loadu_si512((const void *)(y[i].qs + 192));
         const __m256i bsum = _mm256_loadu_si256((const __m256i *)y[i].bsums);
@@ -225,23 +249,27 @@ AINLINE void q6k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K
             const block_q6_K *x = (const block_q6_K *)(ROWP(w0, r, ws)) + i;
             const __m256i sc = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
             const __m512i s16 = _mm512_castsi256_si512(sc);
-            __m512i is = _mm512_setzero_si512();
+            const __m512i z = _mm512_setzero_si512();
+            __m512i is = z;
             for (int h = 0; h < 2; h++) {
                 const __m512i ql = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
                 const __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
                 const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
                 const __m512i qlo = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh2, m3), 4));
                 const __m512i qhi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_and_si512(qh2, m30));
-                const __m512i plo = _mm512_maddubs_epi16(qlo, h ? y2 : y0);
-                const __m512i phi = _mm512_maddubs_epi16(qhi, h ? y3 : y1);
-                is = _mm512_dpwssd_epi32(is, plo, _mm512_permutexvar_epi16(h ? ix2 : ix0, s16));
-                is = _mm512_dpwssd_epi32(is, phi, _mm512_permutexvar_epi16(h ? ix3 : ix1, s16));
+                const __m512i dlo = _mm512_dpbusd_epi32(z, qlo, h ? y2 : y0);
+                const __m512i dhi = _mm512_dpbusd_epi32(z, qhi, h ? y3 : y1);
+                is = _mm512_dpwssd_epi32(is, _mm512_packs_epi32(dlo, dhi), _mm512_permutexvar_epi16(h ? ix1 : ix0, s16));
             }
             const __m256i bias = _mm256_slli_epi32(_mm256_madd_epi16(sc, bsum), 5);
             is = _mm512_sub_epi32(is, _mm512_zextsi256_si512(bias));
             acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(yd * h2f(x->d)), _mm512_cvtepi32_ps(is), acc[r]);
         }
     }
+}
+AINLINE void q6k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K *y, float *res) {
+    __m512 acc[4];
+    q6k_rows_acc(nb, R, w0, ws, y, acc);
     for (int r = 0; r < R; r++) res[r] = _mm512_reduce_add_ps(acc[r]);
 }
 
@@ -389,9 +417,32 @@ static void gemm_q4_K_avx512(int n, int nr, int nc, const void *w, size_t ws, co
     q4k_act pre[Q4K_PRE_MAX / QK_K];
     const int nb = n / QK_K;
     q4k_prepare(nb, a, pre);
-    for (int r = 0; r < nr; r++) q4k_row_pre(nb, (const block_q4_K *)ROWP(w, r, ws), pre, out + r);
+    int r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        const __m512 v0 = q4k_row_pre(nb, (const block_q4_K *)ROWP(w, r, ws), pre);
+        const __m512 v1 = q4k_row_pre(nb, (const block_q4_K *)ROWP(w, r + 1, ws), pre);
+        const __m512 v2 = q4k_row_pre(nb, (const block_q4_K *)ROWP(w, r + 2, ws), pre);
+        const __m512 v3 = q4k_row_pre(nb, (const block_q4_K *)ROWP(w, r + 3, ws), pre);
+        _mm_storeu_ps(out + r, reduce4_ps(v0, v1, v2, v3));
+    }
+    for (; r < nr; r++) out[r] = _mm512_reduce_add_ps(q4k_row_pre(nb, (const block_q4_K *)ROWP(w, r, ws), pre));
 }
-ROWS_GEMM(gemm_q6_K_avx512, q6k_rows, vec_dot_q6_K_avx512, block_q8_K, QK_K)
+ROWS_GEMM(gemm_q6_K_rows_avx512, q6k_rows, vec_dot_q6_K_avx512, block_q8_K, QK_K)
+
+/* Q6_K: nc == 1 streams the rows one after another (as vec_dot does) and finishes each 4
+ * rows with one reduce4_ps. */
+static void gemm_q6_K_avx512(int n, int nr, int nc, const void *w, size_t ws, const void *a, size_t as, float *out,
+                             size_t ldo) {
+    if (nc != 1) { gemm_q6_K_rows_avx512(n, nr, nc, w, ws, a, as, out, ldo); return; }
+    const int nb = n / QK_K;
+    int r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        __m512 v[4];
+        for (int k = 0; k < 4; k++) q6k_rows_acc(nb, 1, ROWP(w, r + k, ws), 0, a, &v[k]);
+        _mm_storeu_ps(out + r, reduce4_ps(v[0], v[1], v[2], v[3]));
+    }
+    for (; r < nr; r++) vec_dot_q6_K_avx512(n, out + r, ROWP(w, r, ws), a);
+}
 
 /* ---- dequantization (to_float): bit-identical to the scalar code (same float operations
  * in the same order, no FMA contraction); used by the transposed products of MLA ---------- */
