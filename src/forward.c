@@ -68,8 +68,9 @@ typedef struct fused_job {
     const void *xq;
 } fused_job;
 
-/* Rows of product k whose start byte lies in [lo, hi): ceil on both ends, so consecutive
- * tasks partition every product exactly. */
+/* Rows of product k whose start byte lies in [lo, hi): ceil on both ends, then up to whole
+ * row groups (r1_wmat_row_group: 16 for a repacked matrix, whose row count is a multiple),
+ * so consecutive tasks partition every product exactly. */
 static void fused_task(void *arg, int task) {
     const fused_job *j = arg;
     const uint64_t B = j->beg[j->n_mat];
@@ -79,7 +80,8 @@ static void fused_task(void *arg, int task) {
         const r1_wmat *w = j->w[k];
         const uint64_t rb = w->row_bytes;
         const uint64_t a = lo > j->beg[k] ? lo - j->beg[k] : 0, b = (hi < j->beg[k + 1] ? hi : j->beg[k + 1]) - j->beg[k];
-        const int64_t r0 = (int64_t)((a + rb - 1) / rb), r1 = (int64_t)((b + rb - 1) / rb);
+        const uint64_t grb = rb * (uint64_t)r1_wmat_row_group(w);   /* bytes of a row group */
+        const int64_t r0 = (int64_t)((a + grb - 1) / grb * grb / rb), r1 = (int64_t)((b + grb - 1) / grb * grb / rb);
         if (r1 > r0)
             r1_gemm(j->tr[k], (int)w->n_cols, (int)(r1 - r0), 1, (const char *)w->data + (size_t)r0 * rb, rb, j->xq, 0,
                     j->y[k] + r0, 0);

@@ -810,6 +810,15 @@ out:
 
 size_t gguf_anon_bytes(const gguf_file *f) { return f->anon_len; }
 
+bool gguf_anon_owns(const gguf_file *f, const void *p, size_t n) {
+    const uintptr_t a = (uintptr_t)p, lo = (uintptr_t)f->anon;
+    return f->anon && a >= lo && n <= f->anon_len && a - lo <= f->anon_len - n;
+}
+
+bool gguf_anon_writable(gguf_file *f, bool writable) {
+    return f->anon && mprotect(f->anon, f->anon_len, writable ? PROT_READ | PROT_WRITE : PROT_READ) == 0;
+}
+
 uint32_t gguf_version(const gguf_file *f) { return f->version; }
 uint64_t gguf_file_bytes(const gguf_file *f) {
     uint64_t s = 0;

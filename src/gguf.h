@@ -96,6 +96,12 @@ typedef struct gguf_anon_opts {
 r1_status gguf_load_anon(gguf_file *f, const gguf_anon_opts *o, bool *copied, char *note, size_t note_len,
                          r1_error *err);
 size_t    gguf_anon_bytes(const gguf_file *f);   /* size of the copy (0: none)          */
+/* Whether p lies in the copy (the caller owns that memory: it may rewrite it in place
+ * between gguf_anon_writable(f, true) and (f, false), e.g. to repack weights at load). */
+bool      gguf_anon_owns(const gguf_file *f, const void *p, size_t n);
+/* Makes the copy writable (true) or read-only again (false); false if there is no copy or
+ * mprotect failed. */
+bool      gguf_anon_writable(gguf_file *f, bool writable);
 
 /* Typed getters: return false if absent or not convertible (ints of any width that fit,
  * float32/64 for get_f32/f64). Missing keys leave *out unchanged. */

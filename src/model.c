@@ -376,6 +376,87 @@ static r1_status touch_weights(r1_model *m, const r1_model_params *p, r1_error *
     return R1_OK;
 }
 
+/* ---- Q8_0 weights repacked by 16 rows (quant_q8r.h) -------------------------------------
+ * With the AVX-512 kernels active, every Q8_0 matrix that is only used through products
+ * (r1_gemm) in whole 16-row groups becomes R1_TYPE_Q8_0_R16, rewritten in place in the
+ * huge-page copy (memory the model owns; a mapped file is never written). Left plain: the
+ * token embedding (gathered by rows; also when tied to the output), MLA's attn_kv_b /
+ * attn_k_b / attn_v_b (per-head row views and the dequantizing transposed product),
+ * matrices whose row count (per expert for the 3-D expert tensors) is not a multiple of 16.
+ * R1_REPACK=0 keeps them all plain. */
+typedef struct repacker {
+    r1_model *m;
+    void     *scratch;      /* 16 plain rows (the longest row seen so far)             */
+    size_t    cap;
+    bool      failed;       /* out of memory for the scratch: the rest stays plain      */
+} repacker;
+
+/* Repacks n_rows rows of n_cols Q8_0 elements at data (n_mat consecutive matrices of
+ * n_rows / n_mat rows each) in place and sets *type, when allowed. */
+static void repack_rows(repacker *R, r1_type *type, const void *data, int64_t n_cols, int64_t n_rows, int64_t n_mat) {
+    const r1_model *m = R->m;
+    if (R->failed || *type != R1_TYPE_Q8_0 || !data || n_mat < 1 || n_rows % n_mat || (n_rows / n_mat) % R1_Q8R_ROWS ||
+        n_cols % 32 || data == m->tok_embd->data)
+        return;
+    const size_t rb = r1_row_size(R1_TYPE_Q8_0, n_cols), gb = r1_q8r_group_bytes(n_cols);
+    if (!gguf_anon_owns(m->gf, data, rb * (size_t)n_rows)) return;
+    if (gb > R->cap) {
+        void *p = realloc(R->scratch, gb);
+        if (!p) { R->failed = true; return; }
+        R->scratch = p;
+        R->cap = gb;
+    }
+    char *d = (char *)(uintptr_t)data;   /* the copy is ours and writable (gguf_anon_writable) */
+    for (int64_t g = 0; g < n_rows; g += R1_Q8R_ROWS) r1_q8r_repack_inplace(d + (size_t)g * rb, n_cols, R->scratch);
+    *type = R1_TYPE_Q8_0_R16;
+    R->m->n_repacked++;
+    R->m->repacked_bytes += rb * (size_t)n_rows;
+}
+
+static void repack_mat(repacker *R, r1_wmat *w) { repack_rows(R, &w->type, w->data, w->n_cols, w->n_rows, 1); }
+
+static void repack_weights(r1_model *m) {
+    const char *env = getenv("R1_REPACK");
+    if ((env && !strcmp(env, "0")) || r1_isa_active() != R1_ISA_AVX512 || !m->info.hugepages) return;
+    if (!gguf_anon_writable(m->gf, true)) return;
+    repacker R = {m, NULL, 0, false};
+    repack_mat(&R, &m->output);
+    for (int il = 0; il < m->info.n_layer; il++) {
+        r1_layer *l = &m->layers[il];
+        if (l->attn == R1_ATTN_GQA) {
+            repack_mat(&R, &l->wq);
+            repack_mat(&R, &l->wk);
+            repack_mat(&R, &l->wv);
+            repack_mat(&R, &l->wo);
+        } else {
+            r1_mla_weights *a = &l->mla;
+            if (a->wq.data) repack_mat(&R, &a->wq);
+            if (a->wq_a.data) repack_mat(&R, &a->wq_a);
+            if (a->wq_b.data) repack_mat(&R, &a->wq_b);
+            repack_mat(&R, &a->wkv_a);
+            repack_mat(&R, &a->wo);
+        }
+        if (l->ffn == R1_FFN_DENSE) {
+            repack_mat(&R, &l->gate);
+            repack_mat(&R, &l->up);
+            repack_mat(&R, &l->down);
+        } else {
+            r1_moe_layer *e = &l->moe;
+            repack_mat(&R, &e->gate_inp);
+            if (e->n_shared > 0) {
+                repack_mat(&R, &e->gate_sh);
+                repack_mat(&R, &e->up_sh);
+                repack_mat(&R, &e->down_sh);
+            }
+            const int64_t NE = e->router.n_expert, E = e->n_embd, F = e->n_ff_exp;
+            for (int i = 0; i < 3; i++)
+                repack_rows(&R, &e->exps_type[i], e->exps_data[i], i == 2 ? F : E, (i == 2 ? E : F) * NE, NE);
+        }
+    }
+    free(R.scratch);
+    (void)gguf_anon_writable(m->gf, false);
+}
+
 /* ---- huge-page weight memory (r1_model_params.mmap_weights == false) ------------------- */
 /* Every tensor but token_embd when the output projection is a separate tensor: the embedding
  * is only gathered row by row, so it stays lazily mapped (most rows are never touched). */
@@ -413,6 +494,7 @@ static r1_status load_hugepages(loader *L, const r1_model_params *p) {
     if ((s = bind_tensors(L)) != R1_OK) return s;
     m->info.hugepages = true;
     m->info.hugepages_bytes = gguf_anon_bytes(m->gf);
+    repack_weights(m);
     return R1_OK;
 }
 

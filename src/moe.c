@@ -13,6 +13,7 @@
  */
 #include "moe.h"
 #include "act.h"
+#include <assert.h>
 #include <math.h>
 #include <stdatomic.h>
 
@@ -36,6 +37,7 @@ r1_status r1_wmat_init(r1_wmat *w, r1_type type, const void *data, int64_t n_col
 }
 
 r1_wmat r1_wmat_rows(const r1_wmat *w, int64_t first, int64_t count) {
+    assert(first % r1_wmat_row_group(w) == 0 && count % r1_wmat_row_group(w) == 0);
     r1_wmat v = *w;
     v.data = (const char *)w->data + (size_t)first * w->row_bytes;
     v.n_rows = count;
@@ -103,7 +105,8 @@ typedef struct mul_job {
 enum { MUL_ROWS = 64 };
 static void mul_worker(void *arg, int i, int n) {
     const mul_job *j = arg;
-    const int64_t r0 = j->w->n_rows * i / n, r1 = j->w->n_rows * (i + 1) / n;
+    const int grp = r1_wmat_row_group(j->w);   /* whole groups of a repacked matrix */
+    const int64_t r0 = r1_rows_part(j->w->n_rows, grp, i, n), r1 = r1_rows_part(j->w->n_rows, grp, i + 1, n);
     const int tb = (int)R1_MAX(1, R1_MIN((size_t)j->n_tok, (size_t)(512 * 1024) / j->ld));
     for (int t0 = 0; t0 < j->n_tok; t0 += tb) {
         const int t1 = R1_MIN(j->n_tok, t0 + tb);
@@ -416,6 +419,11 @@ static void ffn_grp_setup(ffn_grp *g) {
     g->ldh = r1_row_size(g->ht, g->down.n_cols);
     const int b = g->th->blck_size;   /* rb: a multiple of both MUL_ROWS and h's block */
     g->rb = b <= MUL_ROWS && MUL_ROWS % b == 0 ? MUL_ROWS : (b % MUL_ROWS == 0 ? b : b * MUL_ROWS);
+    /* row blocks (rb, MUL_ROWS; phase B's FFN_COLS) are multiples of 16: whole groups of
+     * repacked matrices, whose row counts model.c only repacks when multiples of 16 */
+    assert(g->rb % 16 == 0 && MUL_ROWS % 16 == 0 && FFN_COLS % 16 == 0);
+    assert(g->gate.n_rows % r1_wmat_row_group(&g->gate) == 0 && g->up.n_rows % r1_wmat_row_group(&g->up) == 0 &&
+           g->down.n_rows % r1_wmat_row_group(&g->down) == 0);
     const size_t lx = R1_MAX(g->ldg, g->ldu);
     g->tb_a = (int)R1_MAX(1, R1_MIN((size_t)g->c, TILE_BYTES / lx));
     g->tb_b = (int)R1_MAX(1, R1_MIN((size_t)g->c, TILE_BYTES / g->ldh));

@@ -32,6 +32,7 @@
 #include "common.h"
 #include "gguf.h"
 #include "quant.h"
+#include "quant_q8r.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -62,11 +63,21 @@ typedef struct r1_wmat {
     size_t      row_bytes;  /* r1_row_size(type, n_cols)                       */
 } r1_wmat;
 
+/* Rows a product over w takes in whole multiples of: R1_Q8R_ROWS (16) for the repacked Q8_0
+ * layout (quant_q8r.h: a group of 16 rows is one unit), 1 for every file type. Every row
+ * split of such a matrix (threads, row blocks, views, r1_gemm's nr and row offset) starts
+ * and ends on a multiple of it; model.c repacks only matrices whose splits all can. */
+static inline int r1_wmat_row_group(const r1_wmat *w) { return w->type == R1_TYPE_Q8_0_R16 ? R1_Q8R_ROWS : 1; }
+/* First row of part i of n of R rows cut on multiples of g (R a multiple of g): parts
+ * differ by at most g rows; part n starts at R. */
+static inline int64_t r1_rows_part(int64_t R, int g, int64_t i, int64_t n) { return R / g * i / n * g; }
+
 /* A view of n_rows rows of n_cols elements at data. Fails (R1_ERR_UNSUPPORTED /
  * R1_ERR_FORMAT) on a type without dot support or n_cols not a multiple of its block. */
 r1_status r1_wmat_init(r1_wmat *w, r1_type type, const void *data, int64_t n_cols,
                        int64_t n_rows, const char *what, r1_error *err);
-/* Rows [first, first + count) of w as a view (caller guarantees the range). */
+/* Rows [first, first + count) of w as a view (caller guarantees the range, and that first
+ * and count are multiples of r1_wmat_row_group(w): asserted). */
 r1_wmat r1_wmat_rows(const r1_wmat *w, int64_t first, int64_t count);
 
 /* Y[t][r] = sum_c W[r][c] * X[t][c] for t < n_tok, r < n_rows.

@@ -89,11 +89,13 @@ typedef struct matmul_job {
     bool amx;   /* r1_gemm will use the AMX kernel (bigger token blocks) */
 } matmul_job;
 
-/* Task i of n: output rows [i*R/n, (i+1)*R/n) (differ by at most one row between tasks). */
+/* Task i of n: output rows [i*R/n, (i+1)*R/n) cut on whole row groups (r1_wmat_row_group:
+ * 16 for a repacked matrix; tasks differ by at most one group). */
 static void matmul_task(void *arg, int i) {
     const matmul_job *j = arg;
     const int64_t R = j->w->n_rows;
-    const int64_t r0 = R * i / j->n_tasks, r1 = R * (i + 1) / j->n_tasks;
+    const int grp = r1_wmat_row_group(j->w);
+    const int64_t r0 = r1_rows_part(R, grp, i, j->n_tasks), r1 = r1_rows_part(R, grp, i + 1, j->n_tasks);
     /* Cache blocking: a block of MM_ROWS weight rows stays in L2 while all tokens pass
      * over it in blocks of MM_TOKS activation rows (which stay in L1/L2), so weights are
      * read from memory once per call and activations once per row block. */

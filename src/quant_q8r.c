@@ -29,6 +29,29 @@ void r1_q8r_repack(void *dst, const void *src, size_t src_stride, int64_t n_cols
     }
 }
 
+void r1_q8r_repack_inplace(void *g, int64_t n_cols, void *scratch) {
+    const int64_t nb = n_cols / QK32;
+    const size_t rb = (size_t)nb * sizeof(block_q8_0);
+    memcpy(scratch, g, R1_Q8R_ROWS * rb);
+    uint16_t *sc = g;
+    uint8_t *qs = (uint8_t *)g + 32 * (size_t)nb;
+    for (int r = 0; r < R1_Q8R_ROWS; r++) {
+        const block_q8_0 *row = (const block_q8_0 *)((const char *)scratch + (size_t)r * rb);
+        for (int64_t b = 0; b < nb; b++) {
+            uint16_t d;
+            memcpy(&d, &row[b].d, sizeof d);
+            sc[16 * b + r] = d;
+            uint8_t *dst = qs + 512 * (size_t)b + 4 * (size_t)r;
+            for (int q = 0; q < 8; q++) {
+                uint32_t v;   /* 4 int8 + 128 each = flip each byte's top bit */
+                memcpy(&v, row[b].qs + 4 * q, 4);
+                v ^= 0x80808080u;
+                memcpy(dst + 64 * q, &v, 4);
+            }
+        }
+    }
+}
+
 void r1_q8r_unpack_row(void *dst, const void *g, int r, int64_t n_cols) {
     const int64_t nb = n_cols / QK32;
     const uint16_t *sc = grp_scales(g);

@@ -45,6 +45,11 @@ size_t r1_q8r_group_bytes(int64_t n_cols);
  * in place, copy the 16 rows out first. */
 void r1_q8r_repack(void *dst, const void *src, size_t src_stride, int64_t n_cols);
 
+/* Repacks in place: the 16 plain rows of n_cols elements at g (contiguous, 34·n_cols/32
+ * bytes apart) become one group at g. scratch: r1_q8r_group_bytes(n_cols) bytes. Same
+ * bytes as r1_q8r_repack (tested), with 32-bit moves. */
+void r1_q8r_repack_inplace(void *g, int64_t n_cols, void *scratch);
+
 /* The inverse: row r (< 16) of the group at g as a plain Q8_0 row at dst. */
 void r1_q8r_unpack_row(void *dst, const void *g, int r, int64_t n_cols);
 

@@ -23,6 +23,7 @@
  * token tails reconfigure the tiles with fewer rows.
  */
 #include "quant_impl.h"
+#include "quant_q8r.h"
 #include "simd/amx_common.h"
 #include <immintrin.h>
 #include <stdint.h>
@@ -211,6 +212,7 @@ static void gemm_q8_0_amx(int n, int nr, int nc, const void *w, size_t w_stride,
 r1_gemm_fn r1_amx_gemm_kernel(r1_type t) {
     switch (t) {
     case R1_TYPE_Q8_0: return gemm_q8_0_amx;
+    case R1_TYPE_Q8_0_R16: return r1_q8r_gemm_amx;   /* src/simd/q8r_amx.c */
     default: {
         const r1_gemm_fn f = r1_amx_gemm_kquant(t);
         return f ? f : r1_amx_gemm_legacy(t);

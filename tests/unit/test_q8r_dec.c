@@ -4,8 +4,11 @@
  * past the kernel's activation-table slab, rows longer than that table, unaligned weights
  * and activation strides; outputs NaN-poisoned before each call and nothing written outside
  * [nr) × [nc) at stride ldo. Also the type's traits (R1_TYPE_Q8_0_R16: the kernel in the
- * AVX-512 table, the reference elsewhere) through r1_gemm. On CPUs or builds without
+ * AVX-512 table, the reference elsewhere) through r1_gemm; r1_q8r_repack_inplace against
+ * r1_q8r_repack; and the engine's row splits of a repacked matrix (r1_wmat_mul over several
+ * workers, r1_ffn_swiglu / MoE-style SwiGLU) against plain Q8_0. On CPUs or builds without
  * AVX-512 the kernel cases are reported as not run (the traits cases still run). */
+#include "moe.h"
 #include "quant.h"
 #include "quant_impl.h"
 #include "quant_q8r.h"
@@ -110,11 +113,118 @@ static void test_traits(void) {
     }
 }
 
+static void test_repack_inplace(void) {
+    const int cols[] = {32, 96, 32 * 45, 1536};
+    for (size_t ci = 0; ci < sizeof cols / sizeof *cols; ci++) {
+        const int n = cols[ci];
+        const size_t gb = r1_q8r_group_bytes(n);
+        block_q8_0 *w = malloc(gb);
+        uint8_t *want = malloc(gb), *got = malloc(gb), *scratch = malloc(gb);
+        fill_q8_0(w, (size_t)16 * (n / 32));
+        r1_q8r_repack(want, w, gb / 16, n);
+        memcpy(got, w, gb);
+        r1_q8r_repack_inplace(got, n, scratch);
+        CHECK(!memcmp(got, want, gb), " n=%d: in-place repack differs", n);
+        free(w); free(want); free(got); free(scratch);
+    }
+}
+
+/* A runner that calls the n workers one after another, in reverse order (any order must
+ * give the same result: every worker owns its output rows). */
+static void serial_run(void *pool, int n, r1_par_fn fn, void *arg) {
+    (void)pool;
+    for (int i = n - 1; i >= 0; i--) fn(arg, i, n);
+}
+
+/* Plain Q8_0 matrix of rows × n (random) and its repacked copy as r1_wmats. */
+static void make_pair(int n, int rows, void **plain, void **packed, r1_wmat *wp, r1_wmat *wr) {
+    const size_t rb = r1_row_size(R1_TYPE_Q8_0, n);
+    *plain = malloc(rb * (size_t)rows);
+    *packed = malloc(rb * (size_t)rows);
+    fill_q8_0(*plain, (size_t)rows * (n / 32));
+    for (int g = 0; g < rows; g += 16) r1_q8r_repack((char *)*packed + (size_t)g * rb, (char *)*plain + (size_t)g * rb, rb, n);
+    r1_wmat_init(wp, R1_TYPE_Q8_0, *plain, n, rows, "plain", NULL);
+    *wr = *wp;
+    wr->type = R1_TYPE_Q8_0_R16;
+    wr->data = *packed;
+}
+
+static double max_rel(const float *a, const float *b, size_t n) {
+    double md = 0, mx = 0;
+    for (size_t i = 0; i < n; i++) {
+        const double d = fabs((double)a[i] - b[i]);
+        md = isnan(d) || d > md ? (isnan(d) ? INFINITY : d) : md;
+        mx = fabs((double)b[i]) > mx ? fabs((double)b[i]) : mx;
+    }
+    return mx > 0 ? md / mx : md;
+}
+
+/* r1_wmat_mul on 1..7 workers (row parts cut on groups) and views of whole groups
+ * (r1_wmat_rows): the repacked matrix gives the plain one's products. */
+static void test_engine_splits(void) {
+    const int n = 96, rows = 16 * 13, ntok[] = {1, 3, 12};
+    void *plain, *packed;
+    r1_wmat wp, wr;
+    make_pair(n, rows, &plain, &packed, &wp, &wr);
+    REQUIRE(r1_type_get_traits(R1_TYPE_Q8_0_R16) != NULL);
+    for (size_t ti = 0; ti < sizeof ntok / sizeof *ntok; ti++) {
+        const int nt = ntok[ti];
+        float *x = malloc(sizeof(float) * (size_t)n * nt), *y0 = malloc(sizeof(float) * (size_t)rows * nt),
+              *y1 = malloc(sizeof(float) * (size_t)rows * nt);
+        for (int i = 0; i < n * nt; i++) x[i] = (float)((int)(rnd() % 2001) - 1000) / 1000.0f;
+        for (int nw = 1; nw <= 7; nw++) {
+            r1_par par = {serial_run, NULL, nw, NULL};
+            for (int i = 0; i < rows * nt; i++) y0[i] = y1[i] = NAN;
+            CHECK(r1_wmat_mul(&wp, nt, x, (size_t)n, y0, (size_t)rows, &par, NULL) == R1_OK);
+            CHECK(r1_wmat_mul(&wr, nt, x, (size_t)n, y1, (size_t)rows, &par, NULL) == R1_OK);
+            const double d = max_rel(y1, y0, (size_t)rows * nt);
+            CHECK(d <= 1e-5, " %d tokens, %d workers: rel %g", nt, nw, d);
+        }
+        /* a view of groups 3..7 */
+        const r1_wmat vp = r1_wmat_rows(&wp, 48, 80), vr = r1_wmat_rows(&wr, 48, 80);
+        r1_par par = {serial_run, NULL, 3, NULL};
+        CHECK(r1_wmat_mul(&vp, nt, x, (size_t)n, y0, 80, &par, NULL) == R1_OK);
+        CHECK(r1_wmat_mul(&vr, nt, x, (size_t)n, y1, 80, &par, NULL) == R1_OK);
+        CHECK(max_rel(y1, y0, (size_t)80 * nt) <= 1e-5, " view, %d tokens", nt);
+        free(x); free(y0); free(y1);
+    }
+    free(plain); free(packed);
+}
+
+/* The SwiGLU FFN (the dense layers' and shared experts' path: phase A row blocks, phase B
+ * column blocks) with repacked gate/up/down: rows 16·k not multiples of the 64-row blocks. */
+static void test_engine_ffn(void) {
+    const int E = 160, F = 224, ntok[] = {1, 5, 40};
+    void *pg, *kg, *pu, *ku, *pd, *kd;
+    r1_wmat gp, gr, up, ur, dp, dr;
+    make_pair(E, F, &pg, &kg, &gp, &gr);
+    make_pair(E, F, &pu, &ku, &up, &ur);
+    make_pair(F, E, &pd, &kd, &dp, &dr);
+    for (size_t ti = 0; ti < sizeof ntok / sizeof *ntok; ti++) {
+        const int nt = ntok[ti];
+        float *x = malloc(sizeof(float) * (size_t)E * nt), *y0 = malloc(sizeof(float) * (size_t)E * nt),
+              *y1 = malloc(sizeof(float) * (size_t)E * nt);
+        for (int i = 0; i < E * nt; i++) x[i] = (float)((int)(rnd() % 2001) - 1000) / 100.0f;
+        for (int nw = 1; nw <= 3; nw += 2) {
+            r1_par par = {serial_run, NULL, nw, NULL};
+            CHECK(r1_ffn_swiglu(&gp, &up, &dp, x, nt, y0, &par, NULL) == R1_OK);
+            CHECK(r1_ffn_swiglu(&gr, &ur, &dr, x, nt, y1, &par, NULL) == R1_OK);
+            const double d = max_rel(y1, y0, (size_t)E * nt);
+            CHECK(d <= 1e-4, " %d tokens, %d workers: rel %g", nt, nw, d);
+        }
+        free(x); free(y0); free(y1);
+    }
+    free(pg); free(kg); free(pu); free(ku); free(pd); free(kd);
+}
+
 int main(void) {
 #if defined(__x86_64__)
     RUN(test_kernel_sizes);
     RUN(test_kernel_slabs);
 #endif
     RUN(test_traits);
+    RUN(test_repack_inplace);
+    RUN(test_engine_splits);
+    RUN(test_engine_ffn);
     return TEST_SUMMARY();
 }
