@@ -195,7 +195,15 @@ AINLINE void q4k_rows(int nb, int R, const char *w0, size_t ws, const block_q8_K
  * each weight row with the same weight-side operations as q4k_rows; it returns the row's
  * 16 partial sums (min term subtracted) so 4 rows are finished by one reduce4_ps (same
  * integer sums as q4k_rows, float sums in another order). */
-typedef struct q4k_act { __m512i y[4]; __m128i gsum; float d; } q4k_act;
+typedef struct q4k_act { __m512i y[4]; __m128i gsum; __m128 d; } q4k_act;
+
+/* [yd * d, yd * dmin, ...] of a Q4_K block: both halves converted by one VCVTPH2PS (the
+ * products are the same float multiplications as yd * h2f(d), yd * h2f(dmin)) */
+AINLINE __m128 q4k_dd(const block_q4_K *x, __m128 yd) {
+    uint32_t h;
+    memcpy(&h, &x->d, 4);
+    return _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)h)), yd);
+}
 
 AINLINE void q4k_prepare(int nb, const block_q8_K *y, q4k_act *p) {
     for (int i = 0; i < nb; i++) {
@@ -206,7 +214,7 @@ AINLINE void q4k_prepare(int nb, const block_q8_K *y, q4k_act *p) {
         p[i].y[2] = _mm512_shuffle_i64x2(l2, l3, 0x44);
         p[i].y[3] = _mm512_shuffle_i64x2(l2, l3, 0xEE);
         p[i].gsum = _mm256_cvtepi32_epi16(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[i].bsums), _mm256_set1_epi16(1)));
-        p[i].d = y[i].d;
+        p[i].d = _mm_set1_ps(y[i].d);
     }
 }
 
@@ -220,8 +228,9 @@ static __m512 q4k_row_pre(int nb, const block_q4_K *x, const q4k_act *p) {
         q4k_scales16(x[i].scales, &s16, &m16);
         const __m512i is = q4k_block_dot(x + i, s16, p[i].y[0], p[i].y[1], p[i].y[2], p[i].y[3]);
         const __m128i ms = _mm_madd_epi16(m16, p[i].gsum);
-        acc = _mm512_fmadd_ps(_mm512_set1_ps(p[i].d * h2f(x[i].d)), _mm512_cvtepi32_ps(is), acc);
-        macc = _mm_fmadd_ps(_mm_set1_ps(p[i].d * h2f(x[i].dmin)), _mm_cvtepi32_ps(ms), macc);
+        const __m128 dd = q4k_dd(x + i, p[i].d);
+        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(is), acc);
+        macc = _mm_fmadd_ps(_mm_movehdup_ps(dd), _mm_cvtepi32_ps(ms), macc);
     }
     return _mm512_sub_ps(acc, _mm512_zextps128_ps512(macc));
 }
