@@ -16,6 +16,10 @@
  * per call for a slab of tokens (ACT_TAB entries). Tokens are handled in tiles of up to 8,
  * which reuse the 8 quant registers; the integer sums of the 8 dword products run as two
  * independent chains per token.
+ *
+ * No software prefetch: each group is one contiguous stream the hardware prefetcher
+ * follows; prefetching 1, 2 or 4 KiB ahead measured 3-10 % slower at nc = 1 (1 thread,
+ * 256 MiB of weights, 1536 and 8960 columns, medians of 11 alternating calls).
  */
 #include "common.h"
 #include "quant_impl.h"
@@ -25,7 +29,6 @@
 #include <string.h>
 
 enum { ACT_TAB = 2048 };   /* (token, block) entries of the per-call activation tables */
-enum { PF_DIST = 2048 };   /* software prefetch distance in bytes of the group's quants */
 
 static inline int32_t ld32(const void *p) {
     int32_t v;
@@ -44,10 +47,6 @@ static inline __attribute__((always_inline)) void group_tile(const int NT, int n
     for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
         const uint8_t *qb = qs + 512 * (size_t)b;
-        _mm_prefetch((const char *)qb + PF_DIST, _MM_HINT_T0);
-        _mm_prefetch((const char *)qb + PF_DIST + 64 * 2, _MM_HINT_T0);
-        _mm_prefetch((const char *)qb + PF_DIST + 64 * 4, _MM_HINT_T0);
-        _mm_prefetch((const char *)qb + PF_DIST + 64 * 6, _MM_HINT_T0);
         __m512i w[8];
         for (int q = 0; q < 8; q++) w[q] = _mm512_loadu_si512((const void *)(qb + 64 * q));
         const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(sc + 16 * (size_t)b)));
