@@ -230,7 +230,7 @@ static __m512 q4k_row_pre(int nb, const block_q4_K *x, const q4k_act *p) {
         const __m128i ms = _mm_madd_epi16(m16, p[i].gsum);
         const __m128 dd = q4k_dd(x + i, p[i].d);
         acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(is), acc);
-        macc = _mm_fmadd_ps(_mm_movehdup_ps(dd), _mm_cvtepi32_ps(ms), macc);
+        macc = _mm_fmadd_ps(_mm_shuffle_ps(dd, dd, 0x55), _mm_cvtepi32_ps(ms), macc);
     }
     return _mm512_sub_ps(acc, _mm512_zextps128_ps512(macc));
 }
