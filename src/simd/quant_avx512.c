@@ -515,6 +515,59 @@ static void q6_K_to_float_avx512(const void *src, float *y, int64_t n) {
     }
 }
 
+/* ---- activation quantizers: byte-identical to the scalar references (quant_legacy.c
+ * q8_0_from_float, quant_k.c q8_K_from_float; test_quant checks it) ---------------------- */
+/* roundf (half away from zero) of floats of integral range, exactly: t = trunc(v), then one
+ * step away from zero where |v - t| >= 0.5 (v - t is exact) */
+static inline __m512 roundf_ps512(__m512 v) {
+    const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    const __mmask16 ge = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, t)), _mm512_set1_ps(0.5f), _CMP_GE_OQ);
+    const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    return _mm512_mask_add_ps(t, ge, t, one);
+}
+
+/* Q8_0: d = amax / 127, q = roundf(x / d) — 2 vectors per block, the int8 by VPMOVSDB */
+static void q8_0_from_float_avx512(const float *x, void *dst, int64_t n) {
+    block_q8_0 *b = dst;
+    for (int64_t i = 0; i < n / QK32; i++, x += QK32) {
+        const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+        const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        b[i].d = r1_fp32_to_fp16(d);
+        const __m512 vid = _mm512_set1_ps(id);
+        _mm_storeu_si128((__m128i *)b[i].qs, _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(roundf_ps512(_mm512_mul_ps(v0, vid)))));
+        _mm_storeu_si128((__m128i *)(b[i].qs + 16),
+                         _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(roundf_ps512(_mm512_mul_ps(v1, vid)))));
+    }
+}
+
+/* Q8_K: max = the first x of largest |x|; q = min(127, nearest(x * -127 / max)) (ties to
+ * even, as r1_nearest_int); one 16-element bsum per vector */
+static void q8_K_from_float_avx512(const float *x, void *dst, int64_t n) {
+    block_q8_K *b = dst;
+    for (int64_t i = 0; i < n / QK_K; i++, x += QK_K) {
+        __m512 m = _mm512_setzero_ps();
+        for (int j = 0; j < QK_K; j += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+        const float amax = _mm512_reduce_max_ps(m);
+        if (!amax) { memset(&b[i], 0, sizeof b[i]); continue; }
+        float max = amax;
+        const __m512 va = _mm512_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 16) {
+            const __mmask16 k = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), va, _CMP_EQ_OQ);
+            if (k) { max = x[j + __builtin_ctz(k)]; break; }
+        }
+        const float iscale = -127.f / max;
+        const __m512 vs = _mm512_set1_ps(iscale), lim = _mm512_set1_ps(127.f);
+        for (int j = 0; j < QK_K; j += 16) {
+            const __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(vs, _mm512_loadu_ps(x + j)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            const __m512i q = _mm512_cvtps_epi32(_mm512_min_ps(lim, r));
+            _mm_storeu_si128((__m128i *)(b[i].qs + j), _mm512_cvtepi32_epi8(q));
+            b[i].bsums[j / 16] = (int16_t)_mm512_reduce_add_epi32(q);
+        }
+        b[i].d = 1 / iscale;
+    }
+}
+
 void r1_quant_install_avx512(r1_type_traits *t) {
     t[R1_TYPE_F32].vec_dot = vec_dot_f32_avx512;
     t[R1_TYPE_F16].vec_dot = vec_dot_f16_avx512;
@@ -531,4 +584,6 @@ void r1_quant_install_avx512(r1_type_traits *t) {
     t[R1_TYPE_Q8_0].to_float = q8_0_to_float_avx512;
     t[R1_TYPE_Q4_K].to_float = q4_K_to_float_avx512;
     t[R1_TYPE_Q6_K].to_float = q6_K_to_float_avx512;
+    t[R1_TYPE_Q8_0].from_float = q8_0_from_float_avx512;
+    t[R1_TYPE_Q8_K].from_float = q8_K_from_float_avx512;
 }

@@ -120,20 +120,42 @@ static void test_gemm(void) {
     }
 }
 
-/* SIMD activation quantizers must produce exactly the reference bytes. */
+/* SIMD activation quantizers must produce exactly the reference bytes. Patterns 5..12 aim at
+ * the rounding and max-selection corners: values that land exactly on .5 after scaling
+ * (several scales), the largest |x| occurring twice with opposite signs (first one wins
+ * in Q8_K), a negative or positive max in the last lane of a block, all-equal blocks, a
+ * single non-zero, subnormals beside a tiny max, huge values (fp16 scale overflows to
+ * inf), integers, and the
+ * heavy-tailed data at every block count 1..9 (n = 256 k). */
 static void test_activation_quantizers(void) {
     static const r1_type acts[] = {R1_TYPE_Q8_0, R1_TYPE_Q8_1, R1_TYPE_Q8_K};
     for (int isa = R1_ISA_SCALAR; isa <= R1_ISA_NEON; isa++)
         for (size_t a = 0; a < 3; a++) {
             const r1_type_traits *t = r1_type_get_traits_isa(acts[a], (r1_isa)isa);
             if (!t) continue;
-            for (int pattern = 0; pattern < 5; pattern++) {
-                int n = 7 * 256;
-                float x[7 * 256];
-                fill(x, n, pattern);
+            for (int pattern = 0; pattern < 13 + 9; pattern++) {
+                int n = pattern >= 13 ? 256 * (pattern - 12) : 7 * 256;
+                float x[9 * 256];
+                fill(x, n, pattern >= 13 ? 1 : pattern % 5);
                 if (pattern == 0) for (int i = 0; i < 256; i++) x[i] = 0;          /* zero block */
                 if (pattern == 1) { x[3] = 2.0f; x[9] = -2.0f; }                    /* ± tie */
                 if (pattern == 2) for (int i = 0; i < 64; i++) x[i] = (float)(i % 5) * 0.25f; /* exact .5 */
+                if (pattern == 5)   /* q = k + 0.5 exactly: amax 127 * 2^e, x = (k + 0.5) * 2^e */
+                    for (int i = 0; i < n; i++) {
+                        const float e = ldexpf(1.0f, (i / 32) % 9 - 4);
+                        x[i] = (i % 32 == 0 ? 127.0f : (float)((int)(i * 37 % 253) - 126) + 0.5f) * e;
+                    }
+                if (pattern == 6)   /* largest |x| twice, the negative first / the positive first */
+                    for (int blk = 0; blk < n / 32; blk++) { x[32 * blk + 7] = (blk % 2 ? 9.0f : -9.0f); x[32 * blk + 20] = (blk % 2 ? -9.0f : 9.0f); }
+                if (pattern == 7)   /* max in the last lane of each 32 / 256 block, sign alternating */
+                    for (int blk = 0; blk < n / 32; blk++) x[32 * blk + 31] = blk % 2 ? 50.0f : -50.0f;
+                if (pattern == 8) for (int i = 0; i < n; i++) x[i] = (i / 256) % 2 ? -0.75f : 3.0f;   /* all equal */
+                if (pattern == 9) for (int i = 0; i < n; i++) x[i] = i % 300 == 17 ? -1e-3f : 0.0f;  /* lone value */
+                if (pattern == 10)  /* subnormal values beside a tiny normal max (an all-subnormal block
+                                     * would make 1/d infinite: undefined int conversion in the reference) */
+                    for (int i = 0; i < n; i++) x[i] = i % 32 == 9 ? 1e-30f * (i % 64 == 9 ? -1.0f : 1.0f) : x[i] * 1e-39f;
+                if (pattern == 11) for (int i = 0; i < n; i++) x[i] *= 1e9f;                        /* d > fp16 max */
+                if (pattern == 12) for (int i = 0; i < n; i++) x[i] = (float)((i * 7) % 255 - 127); /* integers */
                 size_t bytes = r1_row_size(acts[a], n);
                 unsigned char *p = malloc(bytes), *q = malloc(bytes);
                 memset(p, 0xAA, bytes);
