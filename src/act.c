@@ -18,9 +18,21 @@ void r1_silu_mul_ref(float *g, const float *u, int n) {
     for (int i = 0; i < n; i++) g[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
 }
 
-static const r1_act_fns k_ref = {r1_softmax_ref, r1_silu_mul_ref};
+void r1_rmsnorm_ref(float *out, const float *x, const float *w, int n, float eps) {
+    double ss = 0.0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    const float s = (float)(1.0 / sqrt(ss / n + eps));
+    if (w) for (int i = 0; i < n; i++) out[i] = x[i] * s * w[i];
+    else   for (int i = 0; i < n; i++) out[i] = x[i] * s;
+}
+
+void r1_add_ref(float *out, const float *a, const float *b, int n) {
+    for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+static const r1_act_fns k_ref = {r1_softmax_ref, r1_silu_mul_ref, r1_rmsnorm_ref, r1_add_ref};
 #if defined(__x86_64__)
-static const r1_act_fns k_avx512 = {r1_softmax_avx512, r1_silu_mul_avx512};
+static const r1_act_fns k_avx512 = {r1_softmax_avx512, r1_silu_mul_avx512, r1_rmsnorm_avx512, r1_add_avx512};
 #endif
 
 const r1_act_fns *r1_act_kernels(r1_isa isa) {
@@ -42,3 +54,5 @@ static const r1_act_fns *active(void) {
 
 void r1_softmax(float *x, int n) { active()->softmax(x, n); }
 void r1_silu_mul(float *g, const float *u, int n) { active()->silu_mul(g, u, n); }
+void r1_rmsnorm(float *out, const float *x, const float *w, int n, float eps) { active()->rmsnorm(out, x, w, n, eps); }
+void r1_add(float *out, const float *a, const float *b, int n) { active()->add(out, a, b, n); }

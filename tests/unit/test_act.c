@@ -1,15 +1,18 @@
 /*
- * test_act.c — act.h's softmax and silu(g)·u: every kernel set (scalar reference and the
- * AVX-512 one where the CPU runs it) against a double-precision evaluation, at lengths
- * 1..70 and 1000 (16-lane tails), over the argument range that occurs (scores down to
- * −100 below the max, gates ±30) and the special values (±inf, NaN, huge gates);
- * outputs that should be written are poisoned with NaN first where the input allows.
+ * test_act.c — act.h's softmax, silu(g)·u, RMSNorm and add: every kernel set (scalar
+ * reference and the AVX-512 one where the CPU runs it) against a double-precision
+ * evaluation (add: exactly), at lengths 1..70, 1000 and more (16-lane tails), over the
+ * argument range that occurs (scores down to −100 below the max, gates ±30) and the
+ * special values (±inf, NaN, huge gates); outputs that should be written are poisoned with
+ * NaN first where the input allows, and the lane past the end must stay untouched.
  */
 #include "act.h"
 #include "test.h"
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 static uint64_t g_rng = 0x2545F4914F6CDD1Dull;
 static float frand(float a) {
@@ -81,6 +84,65 @@ static void check_silu_mul(const r1_act_fns *k, const char *name) {
           (double)gs[4], (double)gs[5]);
 }
 
+/* RMSNorm against a double evaluation: the scale within float rounding of the exact one
+ * (the sum-of-squares order may differ: 2e-6 relative allows for it), each product as
+ * (x·s)·w; in place (out == x) and w == NULL; lanes past n stay NaN. */
+static void check_rmsnorm(const r1_act_fns *k, const char *name) {
+    static const int lens[] = {1, 2, 15, 16, 17, 31, 63, 64, 65, 70, 128, 1000, 1536, 4096};
+    static float x[4097], w[4097], out[4097];
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int n = lens[li];
+        for (int variant = 0; variant < 4; variant++) {
+            const float spread = variant == 3 ? 1e-3f : variant == 2 ? 300.0f : 1.0f;
+            for (int i = 0; i < n; i++) { x[i] = frand(spread) + (variant == 1 ? 5.0f : 0.0f); w[i] = frand(2.0f); }
+            double ss = 0;
+            for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+            const float eps = 1e-6f;
+            const double s = 1.0 / sqrt(ss / n + eps);
+            const bool in_place = variant % 2 == 1, no_w = variant == 2;
+            float *dst = in_place ? x : out;
+            float keep[4097];
+            memcpy(keep, x, sizeof(float) * (size_t)n);
+            for (int i = 0; i <= n; i++) out[i] = NAN;
+            x[n] = NAN;
+            k->rmsnorm(dst, x, no_w ? NULL : w, n, eps);
+            double worst = 0;
+            for (int i = 0; i < n; i++) {
+                const double ref = (double)keep[i] * s * (no_w ? 1.0 : (double)w[i]);
+                const double e = fabs(dst[i] - ref) / (fabs(ref) + 1e-30);
+                if (!(e <= worst)) worst = e;
+            }
+            CHECK(worst <= 2e-6, "%s rmsnorm n %d variant %d: rel err %g", name, n, variant, worst);
+            CHECK(isnan(dst[n]), "%s rmsnorm n %d variant %d wrote past the end", name, n, variant);
+        }
+    }
+}
+
+/* add: exact (a + b rounded once), in place on either operand, nothing past n */
+static void check_add(const r1_act_fns *k, const char *name) {
+    static const int lens[] = {0, 1, 15, 16, 17, 31, 32, 33, 70, 1000, 1536};
+    static float a[1537], b[1537], out[1537], a0[1537];
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        const int n = lens[li];
+        for (int variant = 0; variant < 3; variant++) {
+            for (int i = 0; i < n; i++) { a0[i] = a[i] = frand(100.0f); b[i] = frand(1e-3f); }
+            if (n > 3) { a[1] = a0[1] = INFINITY; b[2] = -INFINITY; a[3] = a0[3] = NAN; }
+            float *dst = variant == 0 ? out : variant == 1 ? a : b;
+            float bsave[1537];
+            memcpy(bsave, b, sizeof(float) * (size_t)n);
+            out[n] = a[n] = b[n] = NAN;
+            k->add(dst, a, b, n);
+            int bad = 0;
+            for (int i = 0; i < n; i++) {
+                const float want = a0[i] + bsave[i];
+                bad += !(dst[i] == want || (isnan(dst[i]) && isnan(want)));
+            }
+            CHECK(bad == 0, "%s add n %d variant %d: %d lanes differ", name, n, variant, bad);
+            CHECK(isnan(dst[n]), "%s add n %d variant %d wrote past the end", name, n, variant);
+        }
+    }
+}
+
 static void test_kernels(void) {
     const r1_isa isas[2] = {R1_ISA_SCALAR, R1_ISA_AVX512};
     int tested_simd = 0;
@@ -90,6 +152,8 @@ static void test_kernels(void) {
         tested_simd |= i == 1;
         check_softmax(k, r1_isa_name(isas[i]));
         check_silu_mul(k, r1_isa_name(isas[i]));
+        check_rmsnorm(k, r1_isa_name(isas[i]));
+        check_add(k, r1_isa_name(isas[i]));
     }
     if (!tested_simd) printf("  (no AVX-512 here: only the scalar reference tested)\n");
 }
