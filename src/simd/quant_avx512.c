@@ -261,7 +261,10 @@ AINLINE void q6k_rows_acc(int nb, int R, const char *w0, size_t ws, const block_
             const __m512i z = _mm512_setzero_si512();
             __m512i is = z;
             for (int h = 0; h < 2; h++) {
-                const __m512i ql = _mm512_loadu_si512((const void *)(x->ql + 64 * h));
+                /* two 256-bit loads: 2-6 % more GB/s from memory than one 512-bit load
+                 * (1 thread, 256 MiB; 64-byte loads of 210-byte blocks mostly split lines) */
+                const __m512i ql = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x->ql + 64 * h))),
+                                                      _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32)), 1);
                 const __m256i qh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
                 const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
                 const __m512i qlo = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qh2, m3), 4));
