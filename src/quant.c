@@ -160,10 +160,15 @@ static void traits_init(void) {
                                        vec_dot_bf16_ref, R1_TYPE_F32, NULL, NULL};
     r1_quant_register_legacy(s);
     r1_quant_register_k(s);
+#if defined(__x86_64__)
     /* Q8_0 repacked at load by 16 rows (quant_q8r.h): products of whole groups only
-     * (gemm), no per-row kernels (vec_dot, to_float NULL); rows keep plain Q8_0's size */
+     * (gemm), no per-row kernels (vec_dot, to_float NULL); rows keep plain Q8_0's size.
+     * x86-64 builds only: only the AVX-512 level repacks (model.c), so other builds keep
+     * the type unknown and need no quant_q8r.c (tests/integration/neon_qemu.sh links the
+     * quant files alone). */
     s[R1_TYPE_Q8_0_R16] = (r1_type_traits){"q8_0_r16", QK32, sizeof(block_q8_0), true, NULL, NULL, NULL, NULL,
                                            R1_TYPE_Q8_0, NULL, r1_q8r_gemm_ref};
+#endif
     for (int t = 0; t < R1_TYPE_COUNT_; t++) {
         if (!s[t].name) continue;
         s[t].vec_dot = s[t].vec_dot_ref;
