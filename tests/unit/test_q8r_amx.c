@@ -1,11 +1,11 @@
 /*
  * test_q8r_amx.c — r1_q8r_gemm_amx (src/simd/q8r_amx.c, AMX tiles on Q8_0 weights repacked by
  * 16-row groups) against the scalar reference r1_q8r_gemm_ref, per (weight row, token), on
- * awkward shapes: 1..130 blocks (odd and even, fewer pairs than the epilogue lag, across the
- * kernel's 64-block K chunks), 16..1408 weight rows, 8..17, 33, 64 and 257 tokens (16-token
- * groups with and without a tail, and across the 256-token table slab), a weight row stride
- * of a plain Q8_0 row (the layout's), an activation stride and an output stride larger than
- * needed. Weight and activation quants are random over the whole int8 range (the weights'
+ * awkward shapes: 1..130 blocks (odd and even, a single pair, across the kernel's 64-block K
+ * chunks), 16..2048 weight rows, 8..17, 33, 64 and 257 tokens (16-token groups with and
+ * without a tail, every tail length of a single group, and across the 256-token slab), a
+ * weight row stride of a plain Q8_0 row (the layout's), an activation stride and an output
+ * stride larger than needed. Weight and activation quants are random over the whole int8 range (the weights'
  * -128 and 127 included, the extremes of the +128 offset), scales random finite halves.
  * Outputs are poisoned with NaN before every call; cells outside [nr) x [nc) must stay NaN.
  * Tolerance: float summation order only. Both kernels form each block's integer sum
@@ -90,7 +90,7 @@ static void test_shapes(void) {
     }
     static const int blocks[] = {1, 2, 3, 5, 48, 64, 65, 130};
     static const int rows[] = {16, 48};
-    static const int toks[] = {8, 9, 15, 16, 17, 33, 64, 257};
+    static const int toks[] = {8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 33, 64, 257};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
         for (size_t j = 0; j < sizeof toks / sizeof *toks; j++)
             for (size_t k = 0; k < sizeof blocks / sizeof *blocks; k++) check(rows[i], toks[j], blocks[k]);
