@@ -7,24 +7,26 @@
 # GGUF is copied to models/r1-demo.gguf only with INSTALL=1.
 # Environment: SEED (1), THREADS (2; the result is bit-identical for a given THREADS),
 # RECIPE: four (default: add/sub/mul/Countdown, 0.85 M params, ctx 192, SIMD GEMM kernels,
-#   SFT_STEPS 3000, GRPO_STEPS 60) or addsub (the session-1 add/sub model, 0.45 M params,
+#   SFT_STEPS 3000, GRPO_STEPS 60), search (session 5: the same shape and schedule, SFT on the
+#   Countdown search traces --cd-misses CD_MISSES (default 4), then GRPO with half the prompts
+#   Countdown, rollouts at T 0.6, lr 3e-4 and the process reward 0.5 — session 4's "mix2"
+#   stage; not the committed model) or addsub (the session-1 add/sub model, 0.45 M params,
 #   plain-loop kernels, GRPO_STEPS 0);
 # GRPO=countdown (RECIPE four): session 4's GRPO stage instead (Countdown only, process
 #   reward; GRPO_THREADS, default 1) — an experiment, not the committed model;
-# SFT_CKPT=path (RECIPE four): skip the SFT stage and start GRPO from a copy of that
+# SFT_CKPT=path (RECIPE four or search): skip the SFT stage and start GRPO from a copy of that
 #   checkpoint (an sft.ckpt this script wrote; its sft.csv beside it is copied for the plot);
-# CD_MISSES (RECIPE four; default 4): the SFT Countdown traces, --cd-misses (session 5's search
-#   traces: 0..4 distinct wrong attempts before the hit, each compared with the target); 0 = session 3's traces;
 # EVAL=0 skips the final evaluation and plot.
 set -euo pipefail
 build=${1:-build}
 r1="$build/r1"
 out="$build/train"; mkdir -p "$out"
-seed=${SEED:-1}; threads=${THREADS:-2}; recipe=${RECIPE:-four}; cd_misses=${CD_MISSES:-4}
+seed=${SEED:-1}; threads=${THREADS:-2}; recipe=${RECIPE:-four}
+cd_misses=0; if [ "$recipe" = search ]; then cd_misses=${CD_MISSES:-4}; fi
 rm -f "$out/grpo.ckpt" "$out/grpo.csv"
 if [ -z "${SFT_CKPT:-}" ]; then rm -f "$out/sft.ckpt" "$out/sft.csv"; fi
 start=$(date +%s); cpu0=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
-if [ -n "${SFT_CKPT:-}" ] && [ "$recipe" = four ]; then
+if [ -n "${SFT_CKPT:-}" ] && { [ "$recipe" = four ] || [ "$recipe" = search ]; }; then
   # GRPO stage only, from an SFT checkpoint that an earlier run of this script wrote
   # (the reproduction check: the GRPO stage run twice from it gives the same bytes)
   if [ "$(realpath "$SFT_CKPT")" != "$(realpath -m "$out/sft.ckpt")" ]; then
@@ -67,6 +69,13 @@ if [ "$grpo" -gt 0 ]; then
     "$r1" train --resume --seed "$seed" --threads "${GRPO_THREADS:-1}" --tasks countdown --digits 3 --sft-steps "$sft" \
       --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 1e-3 --grpo-temp 0.6 --verdict-reward 0.5 \
       --eval-n 100 --eval-every 20 --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
+  elif [ "$recipe" = search ]; then
+    # Session 5: session 4's "mix2" stage on the search-trace SFT model — half the prompts
+    # Countdown, the rest add/sub/mul; rollouts at T 0.6, lr 3e-4, process reward 0.5 for
+    # right attempt lines on top of the valid-trace-gated accuracy reward.
+    "$r1" train --resume --seed "$seed" --threads "$threads" "${tasks[@]}" --cd-share 0.5 --sft-steps "$sft" \
+      --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 3e-4 --grpo-temp 0.6 --verdict-reward 0.5 \
+      --eval-n 25 --eval-every 20 --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
   else
     "$r1" train --resume "${kern[@]}" --seed "$seed" --threads "$threads" "${tasks[@]}" --sft-steps "$sft" \
       --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 5e-5 --eval-n 25 --eval-every 10 \
