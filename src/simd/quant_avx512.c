@@ -529,10 +529,42 @@ static inline __m512 roundf_ps512(__m512 v) {
     return _mm512_mask_add_ps(t, ge, t, one);
 }
 
-/* Q8_0: d = amax / 127, q = roundf(x / d) — 2 vectors per block, the int8 by VPMOVSDB */
+/* Lane k of the result: the largest lane of v[k] (16 vectors, 4 shuffle-and-max stages). */
+static inline __m512 max16_ps(const __m512 v[16]) {
+    __m512 u[8], w[4];
+    for (int j = 0; j < 8; j++)   /* 128-bit lane L: [a, b, a, b] partials of v[2j], v[2j+1] */
+        u[j] = _mm512_max_ps(_mm512_unpacklo_ps(v[2 * j], v[2 * j + 1]), _mm512_unpackhi_ps(v[2 * j], v[2 * j + 1]));
+    for (int j = 0; j < 4; j++)   /* 128-bit lane L: the lane-L maxima of v[4j..4j+3] */
+        w[j] = _mm512_max_ps(_mm512_shuffle_ps(u[2 * j], u[2 * j + 1], 0x44), _mm512_shuffle_ps(u[2 * j], u[2 * j + 1], 0xEE));
+    const __m512 x01 = _mm512_max_ps(_mm512_shuffle_f32x4(w[0], w[1], 0x44), _mm512_shuffle_f32x4(w[0], w[1], 0xEE));
+    const __m512 x23 = _mm512_max_ps(_mm512_shuffle_f32x4(w[2], w[3], 0x44), _mm512_shuffle_f32x4(w[2], w[3], 0xEE));
+    return _mm512_max_ps(_mm512_shuffle_f32x4(x01, x23, 0x88), _mm512_shuffle_f32x4(x01, x23, 0xDD));
+}
+
+/* Q8_0: d = amax / 127, q = roundf(x / d) — 2 vectors per block, the int8 by VPMOVSDB; 16
+ * blocks at a time share one vector of maxima, divisions and fp16 conversions (VCVTPS2PH
+ * rounds to nearest even as r1_fp32_to_fp16 does: test_quant's half tests) */
 static void q8_0_from_float_avx512(const float *x, void *dst, int64_t n) {
     block_q8_0 *b = dst;
-    for (int64_t i = 0; i < n / QK32; i++, x += QK32) {
+    int64_t i = 0;
+    for (; i + 16 <= n / QK32; i += 16, x += 16 * QK32) {
+        __m512 m[16];
+        for (int k = 0; k < 16; k++)
+            m[k] = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + 32 * k)), _mm512_abs_ps(_mm512_loadu_ps(x + 32 * k + 16)));
+        const __m512 d = _mm512_div_ps(max16_ps(m), _mm512_set1_ps(127.0f));
+        const __m512 id = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(d, _mm512_setzero_ps(), _CMP_NEQ_UQ), _mm512_set1_ps(1.0f), d);
+        _Alignas(32) uint16_t dh[16];
+        _mm256_store_si256((__m256i *)dh, _mm512_cvtps_ph(d, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        for (int k = 0; k < 16; k++) {
+            const __m512 vid = _mm512_permutexvar_ps(_mm512_set1_epi32(k), id);
+            b[i + k].d = dh[k];
+            _mm_storeu_si128((__m128i *)b[i + k].qs,
+                             _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(roundf_ps512(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * k), vid)))));
+            _mm_storeu_si128((__m128i *)(b[i + k].qs + 16),
+                             _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(roundf_ps512(_mm512_mul_ps(_mm512_loadu_ps(x + 32 * k + 16), vid)))));
+        }
+    }
+    for (; i < n / QK32; i++, x += QK32) {
         const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
         const float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
