@@ -7,13 +7,7 @@
 #include <math.h>
 #include <string.h>
 
-void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
-    double ss = 0.0;
-    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
-    const float s = (float)(1.0 / sqrt(ss / n + eps));
-    if (w) for (int i = 0; i < n; i++) out[i] = x[i] * s * w[i];
-    else   for (int i = 0; i < n; i++) out[i] = x[i] * s;
-}
+void ops_rmsnorm(float *out, const float *x, const float *w, int n, float eps) { r1_rmsnorm(out, x, w, n, eps); }
 
 void ops_swiglu(float *out, const float *gate, const float *up, int n) {
     if (out == up && out != gate) {   /* the kernels work in place on the gate */
@@ -24,9 +18,7 @@ void ops_swiglu(float *out, const float *gate, const float *up, int n) {
     r1_silu_mul(out, up, n);
 }
 
-void ops_add(float *out, const float *a, const float *b, int n) {
-    for (int i = 0; i < n; i++) out[i] = a[i] + b[i];
-}
+void ops_add(float *out, const float *a, const float *b, int n) { r1_add(out, a, b, n); }
 
 void ops_add_bias(float *y, int n_tok, int n, size_t ldy, const float *b) {
     for (int t = 0; t < n_tok; t++) {
