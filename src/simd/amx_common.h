@@ -91,6 +91,20 @@ static inline __attribute__((always_inline)) void amx_store_acc16(float *out, si
     }
 }
 
+/* The Q8_0 epilogue of one block for 16 tokens: acc[t] += float(cb[t]) * ws * as[t], where
+ * cb is a stored 16x16 int32 C tile (token t's 16 row sums at cb + 16t), ws the 16 weight-row
+ * scales and as[t] token t's activation scale (quant_amx.c on packed rows, q8r_amx.c on
+ * repacked ones). */
+static inline __attribute__((always_inline)) void amx_q8_epi16(__m512 *acc, const int32_t *cb, const float *wsc,
+                                                               const float *as) {
+    const __m512 ws = _mm512_load_ps(wsc);
+#pragma GCC unroll 16
+    for (int t = 0; t < 16; t++) {
+        const __m512 c = _mm512_cvtepi32_ps(_mm512_load_si512(cb + t * 16));
+        acc[t] = _mm512_fmadd_ps(c, _mm512_mul_ps(ws, _mm512_set1_ps(as[t])), acc[t]);
+    }
+}
+
 /* Prefetch (into L2) part `part` of `nparts` of a block of weight rows: rows
  * [part*nrows/nparts, (part+1)*nrows/nparts) of nrows rows of `bytes` bytes at
  * base + r*stride. The kernels spread the next chunk's rows over the token groups of the

@@ -97,17 +97,6 @@ static void scales(const char *abase, size_t a_stride, int ncs, int kb, float *d
     }
 }
 
-/* acc[t] += float(cb[t]) * ws * d[t] for the 16 tokens of one block */
-static inline __attribute__((always_inline)) void epi16(__m512 *acc, const int32_t *cb, const float *wsc,
-                                                        const float *d) {
-    const __m512 ws = _mm512_load_ps(wsc);
-#pragma GCC unroll 16
-    for (int t = 0; t < 16; t++) {
-        const __m512 c = _mm512_cvtepi32_ps(_mm512_load_si512(cb + t * 16));
-        acc[t] = _mm512_fmadd_ps(c, _mm512_mul_ps(ws, _mm512_set1_ps(d[t])), acc[t]);
-    }
-}
-
 /* 16 tokens (A tiles: block b of the 16 rows at ab0 + b * 34, stride a_stride) x 16 weight
  * rows (quants of the chunk at q) x kb blocks, accumulators in registers (constant indices
  * only). dg: the token group's scales. pf: prefetch B tiles PF_BLOCKS blocks ahead into L1. */
@@ -142,7 +131,7 @@ static inline __attribute__((always_inline)) void tok16(const char *ab0, size_t 
         const int j = i - 1;
         if (j & 1) _tile_stored(1, cbuf, 64);
         else _tile_stored(0, cbuf, 64);
-        epi16(acc, cbuf, wsc[j], dg + (size_t)j * 16);
+        amx_q8_epi16(acc, cbuf, wsc[j], dg + (size_t)j * 16);
     }
 }
 

@@ -66,16 +66,6 @@ static void pack_q8_0(const char *w, size_t w_stride, int mr, int kb, int8_t (*b
     }
 }
 
-/* acc[t] += float(cb[t]) * ws * as[t] for the 16 tokens of one block */
-static inline __attribute__((always_inline)) void q8_epi16(__m512 *acc, const int32_t *cb, const float *wsc,
-                                                           const float *as) {
-    const __m512 ws = _mm512_load_ps(wsc);
-#pragma GCC unroll 16
-    for (int t = 0; t < 16; t++) {
-        const __m512 c = _mm512_cvtepi32_ps(_mm512_load_si512(cb + t * 16));
-        acc[t] = _mm512_fmadd_ps(c, _mm512_mul_ps(ws, _mm512_set1_ps(as[t])), acc[t]);
-    }
-}
 
 /* One pair of blocks (2p, 2p+1 when two) for 16 tokens into C tiles c0, c1 -> cb[0], cb[1] */
 #define Q8_PAIR(c0, c1, a0, a1, b0, b1)                              \
@@ -123,8 +113,8 @@ static inline __attribute__((always_inline)) void q8_tok16(const char *abase, si
         const int q = p - Q8_LAG;
         if (q >= 0) {
             const int s = q % (Q8_LAG + 1);
-            q8_epi16(acc, cbuf[s][0], wsc[2 * q], asc + (size_t)(2 * q) * TSLAB);
-            if (2 * q + 1 < kb) q8_epi16(acc, cbuf[s][1], wsc[2 * q + 1], asc + (size_t)(2 * q + 1) * TSLAB);
+            amx_q8_epi16(acc, cbuf[s][0], wsc[2 * q], asc + (size_t)(2 * q) * TSLAB);
+            if (2 * q + 1 < kb) amx_q8_epi16(acc, cbuf[s][1], wsc[2 * q + 1], asc + (size_t)(2 * q + 1) * TSLAB);
         }
     }
 }
