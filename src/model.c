@@ -409,8 +409,6 @@ static void repack_rows(repacker *R, r1_type *type, const void *data, int64_t n_
     char *d = (char *)(uintptr_t)data;   /* the copy is ours and writable (gguf_anon_writable) */
     for (int64_t g = 0; g < n_rows; g += R1_Q8R_ROWS) r1_q8r_repack_inplace(d + (size_t)g * rb, n_cols, R->scratch);
     *type = R1_TYPE_Q8_0_R16;
-    R->m->n_repacked++;
-    R->m->repacked_bytes += rb * (size_t)n_rows;
 }
 
 static void repack_mat(repacker *R, r1_wmat *w) { repack_rows(R, &w->type, w->data, w->n_cols, w->n_rows, 1); }

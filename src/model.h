@@ -76,8 +76,6 @@ struct r1_model {
     r1_tokenizer  *tok;                  /* NULL if the tokenizer could not be built   */
     char           tok_error[512];       /* why, when tok == NULL                      */
     char           hp_note[256];         /* info.hugepages_note                         */
-    int            n_repacked;           /* Q8_0 matrices repacked by 16 rows at load   */
-    uint64_t       repacked_bytes;       /* (R1_TYPE_Q8_0_R16; model.c repack_weights)  */
     char         **meta_str;             /* [gguf_n_kv]: NUL-terminated copy of string
                                             value i, NULL for other types               */
 };

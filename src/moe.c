@@ -421,7 +421,8 @@ static void ffn_grp_setup(ffn_grp *g) {
     g->rb = b <= MUL_ROWS && MUL_ROWS % b == 0 ? MUL_ROWS : (b % MUL_ROWS == 0 ? b : b * MUL_ROWS);
     /* row blocks (rb, MUL_ROWS; phase B's FFN_COLS) are multiples of 16: whole groups of
      * repacked matrices, whose row counts model.c only repacks when multiples of 16 */
-    assert(g->rb % 16 == 0 && MUL_ROWS % 16 == 0 && FFN_COLS % 16 == 0);
+    _Static_assert(MUL_ROWS % R1_Q8R_ROWS == 0 && FFN_COLS % R1_Q8R_ROWS == 0, "row blocks of whole groups");
+    assert(g->rb % R1_Q8R_ROWS == 0);
     assert(g->gate.n_rows % r1_wmat_row_group(&g->gate) == 0 && g->up.n_rows % r1_wmat_row_group(&g->up) == 0 &&
            g->down.n_rows % r1_wmat_row_group(&g->down) == 0);
     const size_t lx = R1_MAX(g->ldg, g->ldu);

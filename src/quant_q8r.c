@@ -23,33 +23,21 @@ void r1_q8r_repack(void *dst, const void *src, size_t src_stride, int64_t n_cols
             uint16_t d;
             memcpy(&d, &row[b].d, sizeof d);   /* rows of a GGUF need not be 2-aligned */
             sc[16 * b + r] = d;
-            for (int e = 0; e < QK32; e++)
-                qs[512 * b + 64 * (e / 4) + 4 * r + e % 4] = (uint8_t)(row[b].qs[e] + 128);
+            uint8_t *out = qs + 512 * (size_t)b + 4 * (size_t)r;
+            for (int q = 0; q < 8; q++) {   /* elements 4q..4q+3: +128 = flip each top bit */
+                uint32_t v;
+                memcpy(&v, row[b].qs + 4 * q, 4);
+                v ^= 0x80808080u;
+                memcpy(out + 64 * q, &v, 4);
+            }
         }
     }
 }
 
 void r1_q8r_repack_inplace(void *g, int64_t n_cols, void *scratch) {
-    const int64_t nb = n_cols / QK32;
-    const size_t rb = (size_t)nb * sizeof(block_q8_0);
+    const size_t rb = (size_t)(n_cols / QK32) * sizeof(block_q8_0);
     memcpy(scratch, g, R1_Q8R_ROWS * rb);
-    uint16_t *sc = g;
-    uint8_t *qs = (uint8_t *)g + 32 * (size_t)nb;
-    for (int r = 0; r < R1_Q8R_ROWS; r++) {
-        const block_q8_0 *row = (const block_q8_0 *)((const char *)scratch + (size_t)r * rb);
-        for (int64_t b = 0; b < nb; b++) {
-            uint16_t d;
-            memcpy(&d, &row[b].d, sizeof d);
-            sc[16 * b + r] = d;
-            uint8_t *dst = qs + 512 * (size_t)b + 4 * (size_t)r;
-            for (int q = 0; q < 8; q++) {
-                uint32_t v;   /* 4 int8 + 128 each = flip each byte's top bit */
-                memcpy(&v, row[b].qs + 4 * q, 4);
-                v ^= 0x80808080u;
-                memcpy(dst + 64 * q, &v, 4);
-            }
-        }
-    }
+    r1_q8r_repack(g, scratch, rb, n_cols);
 }
 
 void r1_q8r_unpack_row(void *dst, const void *g, int r, int64_t n_cols) {

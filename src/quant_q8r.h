@@ -46,8 +46,8 @@ size_t r1_q8r_group_bytes(int64_t n_cols);
 void r1_q8r_repack(void *dst, const void *src, size_t src_stride, int64_t n_cols);
 
 /* Repacks in place: the 16 plain rows of n_cols elements at g (contiguous, 34·n_cols/32
- * bytes apart) become one group at g. scratch: r1_q8r_group_bytes(n_cols) bytes. Same
- * bytes as r1_q8r_repack (tested), with 32-bit moves. */
+ * bytes apart) become one group at g. scratch: r1_q8r_group_bytes(n_cols) bytes (the rows
+ * are copied there, then r1_q8r_repack). */
 void r1_q8r_repack_inplace(void *g, int64_t n_cols, void *scratch);
 
 /* The inverse: row r (< 16) of the group at g as a plain Q8_0 row at dst. */

@@ -117,10 +117,6 @@ static inline __attribute__((always_inline)) void groups_1(const int G, int nb, 
 #ifndef Q8R_G
 #define Q8R_G 2
 #endif
-static void groups_dec(int nb, const uint8_t *g, size_t gstride, const char *ab, const int32_t *corr, const float *da,
-                       float *out) {
-    groups_1(Q8R_G, nb, g, gstride, ab, corr, da, out);
-}
 
 #define TILE_FN(NT)                                                                                          \
     static void group_tile_##NT(int nb, const uint8_t *g, const char *const *ab, const int32_t *corr,         \
@@ -185,7 +181,7 @@ void r1_q8r_gemm_avx512(int n, int nr, int nc, const void *w, size_t w_stride, c
         for (int g0 = 0; g0 < nr; g0 += R1_Q8R_ROWS) {
             const uint8_t *g = (const uint8_t *)w + (size_t)g0 * w_stride;
             if (ns == 1 && g0 + Q8R_G * R1_Q8R_ROWS <= nr) {   /* decode: Q8R_G groups per pass */
-                groups_dec(nb, g, R1_Q8R_ROWS * w_stride, as, corr_p, da_p, out + (size_t)c0 * ldo + g0);
+                groups_1(Q8R_G, nb, g, R1_Q8R_ROWS * w_stride, as, corr_p, da_p, out + (size_t)c0 * ldo + g0);
                 g0 += (Q8R_G - 1) * R1_Q8R_ROWS;
                 continue;
             }
