@@ -29,7 +29,12 @@ static void usage(FILE *f) {
         "  --verdict-reward F    GRPO: add F x (share of right Countdown attempt lines: true\n"
         "                        arithmetic, right yes/no verdict, no repeat) to a well-formed\n"
         "                        completion's reward (default 0)\n"
+        "  --format-reward F     GRPO: reward for a well-formed completion (default 0.1; 0: the\n"
+        "                        right answer derived by a valid trace is the whole reward)\n"
         "  --grpo-temp F         GRPO rollout temperature (default 1: samples of the policy)\n"
+        "  --tempered-policy     GRPO: the policy is softmax(logits/F), the distribution the rollouts\n"
+        "                        are sampled from, so the update is on-policy at any --grpo-temp\n"
+        "                        (default: the model's own softmax, off-policy unless F = 1)\n"
         "  --tasks LIST          comma list of add,sub,mul,countdown (default add,sub)\n"
         "  --digits N            max digits per operand (default 3)\n"
         "  --dim N --layers N --heads N --kv-heads N --hidden N --ctx N   model shape\n"
@@ -38,6 +43,8 @@ static void usage(FILE *f) {
         "                        (the plain loops that trained the add/sub demo model)\n"
         "  --eval-n N            held-out problems per task (default 100), --eval-every N\n"
         "  --eval-samples N      with --eval: also pass@1/pass@N over N samples at --temp\n"
+        "  --eval-dump FILE      with --eval: every greedy completion to FILE, one per line (task, sample,\n"
+        "                        correct, trace valid, well-formed, prompt, completion; tab-separated)\n"
         "  --log PATH            CSV log of every step\n"
         "  --chat-template PATH  Jinja template stored in the GGUF (default models/chat_template.jinja)\n"
         "  --eval                only evaluate --ckpt (no training)\n"
@@ -115,7 +122,7 @@ int cmd_train(int argc, char **argv) {
                 .seq_len = 160, .rope_base = 10000.0f, .eps = 1e-5f},
         .seed = 1, .threads = 2, .batch = 32, .group = 8, .sft_steps = 600, .grpo_steps = 0,
         .lr = 3e-3f, .grpo_lr = 2e-4f, .wd = 0.01f, .clip = 1.0f, .err_rate = 0.1f, .warmup = 30,
-        .digits = 3, .task_mask = 3, .cd_share = -1.0f, .verdict_reward = 0.0f, .grpo_temp = 1.0f, .eval_n = 100, .eval_every = 0, .ckpt_every = 50,
+        .digits = 3, .task_mask = 3, .cd_share = -1.0f, .verdict_reward = 0.0f, .format_reward = 0.1f, .grpo_temp = 1.0f, .eval_n = 100, .eval_every = 0, .ckpt_every = 50,
         .out = "models/r1-demo.gguf",
     };
     bool resume = false, eval_only = false;
@@ -123,7 +130,7 @@ int cmd_train(int argc, char **argv) {
     int eval_samples = 8;
     float temp = 0.6f;
     const char *tmpl_path = "models/chat_template.jinja", *logits_out = NULL, *tokens = NULL, *grad_out = NULL;
-    const char *prompts_out = NULL, *score_dir = NULL;
+    const char *prompts_out = NULL, *score_dir = NULL, *dump_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (!strcmp(a, name) && v && ++i)
@@ -144,8 +151,10 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--err-rate")) o.err_rate = strtof(v, NULL);
         else if (OPT("--cd-share")) o.cd_share = strtof(v, NULL);
         else if (OPT("--verdict-reward")) o.verdict_reward = strtof(v, NULL);
+        else if (OPT("--format-reward")) o.format_reward = strtof(v, NULL);
         else if (OPT("--cd-misses")) o.cd_misses = atoi(v);
         else if (OPT("--grpo-temp")) o.grpo_temp = strtof(v, NULL);
+        else if (!strcmp(a, "--tempered-policy")) o.tempered = true;
         else if (OPT("--digits")) o.digits = atoi(v);
         else if (OPT("--dim")) o.cfg.dim = atoi(v);
         else if (OPT("--layers")) o.cfg.n_layers = atoi(v);
@@ -171,6 +180,7 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--grad-out")) { grad_out = v; eval_only = true; }
         else if (OPT("--heldout-prompts")) prompts_out = v;
         else if (OPT("--score")) score_dir = v;
+        else if (OPT("--eval-dump")) dump_path = v;
         else if (OPT("--tasks")) {
             o.task_mask = 0;
             for (int k = 0; k < TASK_KINDS; k++) {
@@ -184,6 +194,10 @@ int cmd_train(int argc, char **argv) {
     }
     if (o.digits < 1 || o.digits > 9 || o.batch < 1 || o.group < 1 || o.threads < 1 || o.eval_n < 0) {
         fprintf(stderr, "r1 train: --digits 1..9, --batch/--group/--threads >= 1\n");
+        return 2;
+    }
+    if (!(o.grpo_temp >= 0) || (o.tempered && !(o.grpo_temp > 0))) {
+        fprintf(stderr, "r1 train: --grpo-temp must be >= 0 (> 0 with --tempered-policy)\n");
         return 2;
     }
     if (prompts_out || score_dir) return heldout_io(&o, prompts_out, score_dir);
@@ -225,7 +239,7 @@ int cmd_train(int argc, char **argv) {
             for (int t = 0; t < n - 1; t++) w[t] = 1.0f;
             if (gd) {
                 tm_params_view(c, gd, &g);
-                double loss = tm_forward_backward(c, tr_params(s), scr, ids, n, w, &g, NULL);
+                double loss = tm_forward_backward(c, tr_params(s), scr, ids, n, w, 1.0f, &g, NULL);
                 fwrite(&loss, sizeof loss, 1, f);
                 fwrite(gd, sizeof(float), np, f);
             } else rc = 1;
@@ -242,8 +256,16 @@ int cmd_train(int argc, char **argv) {
         free(row);
     } else if (eval_only) {
         tr_eval g, smp;
-        tr_evaluate(s, o.eval_n, 1, 0.0f, &g);
-        tr_evaluate(s, o.eval_n, eval_samples, temp, &smp);
+        FILE *dump = NULL;
+        if (dump_path && !(dump = fopen(dump_path, "w"))) {
+            fprintf(stderr, "r1 train: %s: cannot open for writing\n", dump_path);
+            tr_free(s);
+            free(tmpl);
+            return 1;
+        }
+        tr_evaluate(s, o.eval_n, 1, 0.0f, &g, dump);
+        tr_evaluate(s, o.eval_n, eval_samples, temp, &smp, NULL);
+        if (dump) fclose(dump);
         printf("task       n   greedy  faithful  pass@1(T=%.1f,k=%d)  pass@%d  faithful@T  faithful-pass@%d\n", temp,
                eval_samples, eval_samples, eval_samples);
         for (int k = 0; k < TASK_KINDS; k++)
@@ -256,6 +278,10 @@ int cmd_train(int argc, char **argv) {
                    "%.1f%% of completions say \"yes\" to a miss (greedy: %.1f%% right, %.1f%% wrong yes)\n", temp,
                    100 * smp.steps_ok[TASK_COUNTDOWN], 100 * smp.wrong_yes[TASK_COUNTDOWN],
                    100 * g.steps_ok[TASK_COUNTDOWN], 100 * g.wrong_yes[TASK_COUNTDOWN]);
+        if (g.n[TASK_COUNTDOWN])
+            printf("countdown attempts per completion: %.2f at T=%.1f, %.2f greedy; no well-formed answer (mostly: the "
+                   "context ended first): %.1f%% at T=%.1f, %.1f%% greedy\n", smp.mean_steps[TASK_COUNTDOWN], temp,
+                   g.mean_steps[TASK_COUNTDOWN], 100 * smp.unformed[TASK_COUNTDOWN], temp, 100 * g.unformed[TASK_COUNTDOWN]);
         printf("mean reasoning length (greedy): %.1f bytes\n", g.mean_len);
         for (int k = 0; k < TASK_KINDS; k++)
             if (g.n[k]) printf("example (greedy) %s\n", g.sample[k]);

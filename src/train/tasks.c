@@ -411,9 +411,9 @@ task_verdict task_check(const task *t, const char *comp) {
     return v;
 }
 
-float task_reward(const task_verdict *v, float verdict_w) {
-    float r = v->reward;
-    if (verdict_w != 0.0f && v->format_ok && v->n_steps > 0) r += verdict_w * (float)v->n_steps_ok / (float)v->n_steps;
+float task_reward(const task_verdict *v, task_reward_w w) {
+    float r = (v->format_ok ? w.format_w : 0.0f) + (v->correct && v->trace_valid ? 1.0f : 0.0f);
+    if (w.verdict_w != 0.0f && v->format_ok && v->n_steps > 0) r += w.verdict_w * (float)v->n_steps_ok / (float)v->n_steps;
     return r;
 }
 

@@ -73,12 +73,18 @@ typedef struct task_verdict {
 } task_verdict;
 task_verdict task_check(const task *t, const char *completion);
 
-/* The GRPO reward with an optional process term for Countdown:
- *   v->reward + verdict_w · format_ok · n_steps_ok / n_steps   (0 when n_steps = 0)
- * i.e. a share, not a count, of right attempts — more attempts earn nothing by
- * themselves, a wrong "yes" (or "no") or a repeated attempt lowers it. verdict_w = 0 gives
- * v->reward exactly. */
-float task_reward(const task_verdict *v, float verdict_w);
+/* The GRPO reward's weights: format_w for a well-formed completion (0.1 in v->reward) and
+ * verdict_w for the optional Countdown process term. */
+typedef struct task_reward_w { float format_w, verdict_w; } task_reward_w;
+#define TASK_REWARD_DEFAULT ((task_reward_w){.format_w = 0.1f, .verdict_w = 0.0f})
+/* The GRPO reward
+ *   format_w · format_ok + 1.0 · (correct ∧ trace_valid)
+ *   + verdict_w · format_ok · n_steps_ok / n_steps   (Countdown; 0 when n_steps = 0)
+ * the process term a share, not a count, of right attempts — more attempts earn nothing by
+ * themselves, a wrong "yes" (or "no") or a repeated attempt lowers it. The default weights
+ * give v->reward exactly; format_w = 0 makes the accuracy term (gated on a valid trace)
+ * the whole reward, so ending a failed search with some well-formed answer earns nothing. */
+float task_reward(const task_verdict *v, task_reward_w w);
 
 /* Token encoding of the protocol: text with the literal special-token strings
  * ("<think>", "</think>", and the full-width R1 specials) mapped to their ids, every other

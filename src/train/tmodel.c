@@ -373,31 +373,32 @@ void tm_logits_last(const tm_config *c, const tm_params *p, tm_scratch *s,
 }
 
 double tm_forward_backward(const tm_config *c, const tm_params *p, tm_scratch *s,
-                           const int32_t *tok, int T, const float *w,
+                           const int32_t *tok, int T, const float *w, float inv_temp,
                            tm_params *g, float *logp_out) {
     int D = c->dim, H = c->hidden, V = c->vocab, NH = c->n_heads, HD = D / NH, KV = (int)kv_dim(c);
     int grp = NH / c->n_kv_heads;
     float scale = 1.0f / sqrtf((float)HD);
     forward(c, p, s, tok, T);
 
-    /* cross-entropy: dlogits[t] = w[t]·(softmax − onehot(tok[t+1])) */
+    /* cross-entropy on z = inv_temp·logits: dlogits[t] = w[t]·inv_temp·(softmax(z) − onehot(tok[t+1])) */
     double loss = 0;
     memset(s->dlog, 0, sizeof(float) * (size_t)T * V);
     for (int t = 0; t < T - 1; t++) {
         const float *lg = s->logits + (size_t)t * V;
-        float mx = lg[0];
-        for (int i = 1; i < V; i++) if (lg[i] > mx) mx = lg[i];
+        float mx = lg[0] * inv_temp;
+        for (int i = 1; i < V; i++) if (lg[i] * inv_temp > mx) mx = lg[i] * inv_temp;
         double sum = 0;
-        for (int i = 0; i < V; i++) sum += exp((double)(lg[i] - mx));
+        for (int i = 0; i < V; i++) sum += exp((double)(lg[i] * inv_temp - mx));
         double lse = mx + log(sum);
-        double lp = lg[tok[t + 1]] - lse;
+        double lp = lg[tok[t + 1]] * inv_temp - lse;
         if (logp_out) logp_out[t] = (float)lp;
         if (w[t] == 0.0f) continue;
         loss -= w[t] * lp;
         if (g) {
             float *dl = s->dlog + (size_t)t * V;
-            for (int i = 0; i < V; i++) dl[i] = w[t] * (float)exp(lg[i] - lse);
-            dl[tok[t + 1]] -= w[t];
+            const float wt = w[t] * inv_temp;
+            for (int i = 0; i < V; i++) dl[i] = wt * (float)exp(lg[i] * inv_temp - lse);
+            dl[tok[t + 1]] -= wt;
         }
     }
     if (!g) return loss;

@@ -68,13 +68,16 @@ void        tm_scratch_free(tm_scratch *s);
 void        tm_scratch_use_loops(tm_scratch *s, bool loops);
 
 /* Forward (and, if g != NULL, backward) over tokens[0..n-1], 2 <= n <= seq_len.
+ * p = softmax(inv_temp · logits): inv_temp 1 is the model itself; GRPO with rollouts
+ * sampled at temperature T passes 1/T so that the loss is on the distribution actually
+ * sampled (1.0f multiplies exactly, so inv_temp 1 gives the same bits as no scaling).
  * Loss = Σ_t w[t] · (−log p(tokens[t+1] | tokens[0..t])) for t < n−1 (w has n−1
  * entries; w[t] = 0 skips a position — prompt tokens; a negative weight pushes the
  * probability down, which GRPO uses with w = −advantage/normaliser).
  * Gradients are ADDED to g. Returns the loss. logp_out (optional, n−1 entries) receives
  * log p(tokens[t+1]) for every t. */
 double tm_forward_backward(const tm_config *c, const tm_params *p, tm_scratch *s,
-                           const int32_t *tokens, int n, const float *w,
+                           const int32_t *tokens, int n, const float *w, float inv_temp,
                            tm_params *g, float *logp_out);
 
 /* Next-token logits after tokens[0..n-1] (full recompute; fine for the short sequences

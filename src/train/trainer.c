@@ -3,14 +3,16 @@
  * with the project's r1_sampler), multithreaded over the sequences of a batch.
  *
  * GRPO as implemented (one policy-gradient step per batch of fresh rollouts):
- *   for each prompt, G completions are sampled at temperature 1; reward r_i (tasks.h:
- *   accuracy counts only when the trace is valid); advantage A_i = r_i − mean(r) (Dr. GRPO:
+ *   for each prompt, G completions are sampled at temperature T (default 1); reward r_i
+ *   (tasks.h: accuracy counts only when the trace is valid); advantage A_i = r_i − mean(r) (Dr. GRPO:
  *   no division by the group std, which would up-weight nearly-solved/unsolved groups);
  *   loss = −Σ_i Σ_t A_i · log π(y_it) / Σ_i |y_i| (token-level normalisation over the whole
  *   batch, as DAPO, so long completions are not down-weighted per token as in the original
  *   per-sequence mean). With one update per rollout batch the policy ratio is exactly 1,
  *   so the PPO clip is inactive and the gradient equals that of the clipped objective;
  *   no KL term (β = 0) — the valid-trace gate, not a KL leash, keeps traces faithful.
+ *   π is the model's softmax, or with --tempered-policy softmax(logits / T), the
+ *   distribution the rollouts were drawn from, so the update stays on-policy at T ≠ 1.
  */
 #include "train/trainer.h"
 #include "train/tgemm.h"
@@ -173,7 +175,7 @@ typedef struct seqitem {
     int n;
     float reward, adv;
     task_verdict v;
-    char text[320];    /* rollout completion (truncated), for showing samples */
+    char text[640];    /* rollout completion (truncated), for showing samples and --eval-dump */
 } seqitem;
 
 static task_kind pick_kind(const tr_opts *o, uint64_t *rng) {
@@ -217,7 +219,8 @@ typedef struct job {
     int mode;          /* 0: fwd+bwd, 1: rollouts */
     double loss;
     uint64_t seed;
-    float temp;        /* rollout temperature (0 = greedy) */
+    float temp;        /* mode 1: rollout temperature (0 = greedy)                        */
+    float inv_temp;    /* mode 0: 1 / the policy's temperature (tm_forward_backward)      */
 } job;
 
 static void *worker(void *arg) {
@@ -226,7 +229,7 @@ static void *worker(void *arg) {
     if (j->mode == 0) {
         for (int i = j->tid; i < j->n_items; i += s->nt)
             j->loss += tm_forward_backward(&s->c, &s->p, s->scr[j->tid], j->items[i].tok, j->items[i].n,
-                                           j->items[i].w, &s->g[j->tid], NULL);
+                                           j->items[i].w, j->inv_temp, &s->g[j->tid], NULL);
         return NULL;
     }
     kvdec *d = kvdec_new(&s->c, &s->p);
@@ -243,7 +246,7 @@ static void *worker(void *arg) {
         it->n = generate(d, smp, prompt, np, it->tok, s->c.seq_len, text, sizeof text);
         it->v = task_check(&it->t, text);
         snprintf(it->text, sizeof it->text, "%s", text);
-        it->reward = task_reward(&it->v, s->o.verdict_reward);
+        it->reward = task_reward(&it->v, (task_reward_w){.format_w = s->o.format_reward, .verdict_w = s->o.verdict_reward});
         for (int t = 0; t < it->n - 1; t++) it->w[t] = t >= np - 1 ? 1.0f : 0.0f;
         r1_sampler_free(smp);
     }
@@ -255,7 +258,8 @@ static double run_jobs(tr_state *s, seqitem *items, int n, int mode, uint64_t se
     pthread_t th[16];
     job jobs[16];
     for (int k = 0; k < s->nt; k++) {
-        jobs[k] = (job){.s = s, .tid = k, .items = items, .n_items = n, .mode = mode, .seed = seed, .temp = temp};
+        jobs[k] = (job){.s = s, .tid = k, .items = items, .n_items = n, .mode = mode, .seed = seed, .temp = temp,
+                        .inv_temp = mode == 0 ? 1.0f / temp : 1.0f};
         if (mode == 0) memset(s->gbuf[k], 0, s->n * sizeof(float));
         if (k > 0) pthread_create(&th[k], NULL, worker, &jobs[k]);
     }
@@ -325,7 +329,7 @@ int tr_heldout_set(unsigned task_mask, int digits, int n_per_task, task *out) {
     return i;
 }
 
-void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *ev) {
+void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *ev, FILE *dump) {
     memset(ev, 0, sizeof *ev);
     int nk = 0;
     for (int k = 0; k < TASK_KINDS; k++) nk += s->o.task_mask >> k & 1;
@@ -350,8 +354,16 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
             ev->faithful[k] += it->v.trace_valid;
             any |= it->v.correct;
             any_faithful |= it->v.correct && it->v.trace_valid;
+            if (dump) {
+                fprintf(dump, "%s\t%d\t%d\t%d\t%d\t%s\t", task_kind_name[k], r, it->v.correct, it->v.trace_valid,
+                        it->v.format_ok, it->t.prompt);
+                for (const char *c = it->text; *c; c++) fputs(*c == '\n' ? "\\n" : (char[2]){*c, 0}, dump);
+                fputc('\n', dump);
+            }
             if (it->v.n_steps) ev->steps_ok[k] += (double)it->v.n_steps_ok / it->v.n_steps;
             ev->wrong_yes[k] += it->v.wrong_yes;
+            ev->unformed[k] += !it->v.format_ok;
+            ev->mean_steps[k] += it->v.n_steps;
             len += it->v.think_len;
         }
         ev->pass_any[k] += any;
@@ -360,7 +372,8 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
     }
     for (int k = 0; k < TASK_KINDS; k++)
         if (ev->n[k]) { ev->acc[k] /= ev->n[k]; ev->faithful[k] /= ev->n[k]; ev->pass_any[k] /= ev->n[k] / samples; ev->pass_faithful[k] /= ev->n[k] / samples;
-                      ev->steps_ok[k] /= ev->n[k]; ev->wrong_yes[k] /= ev->n[k]; }
+                      ev->steps_ok[k] /= ev->n[k]; ev->wrong_yes[k] /= ev->n[k]; ev->unformed[k] /= ev->n[k];
+                      ev->mean_steps[k] /= ev->n[k]; }
     ev->mean_len = total ? len / total : 0;
     free(items);
 }
@@ -414,7 +427,7 @@ r1_status tr_run(tr_state *s, r1_error *err) {
             n_sft += o->batch;
             for (int i = 0; i < o->batch; i++) for (int t = 0; t < items[i].n - 1; t++) ntok += items[i].w[t] != 0;
             for (int i = 0; i < o->batch; i++) for (int t = 0; t < items[i].n - 1; t++) items[i].w[t] /= (float)ntok;
-            loss = run_jobs(s, items, o->batch, 0, 0, 0);
+            loss = run_jobs(s, items, o->batch, 0, 0, 1.0f);
             clen = (double)ntok / o->batch;
         } else {
             int64_t gs = s->step - o->sft_steps;
@@ -450,7 +463,7 @@ r1_status tr_run(tr_state *s, r1_error *err) {
                 for (int t = 0; t < items[m].n - 1; t++) items[m].w[t] *= items[m].adv / (float)ntok;
                 m++;
             }
-            if (m > 0) loss = run_jobs(s, items, m, 0, 0, 0);
+            if (m > 0) loss = run_jobs(s, items, m, 0, 0, o->tempered ? o->grpo_temp : 1.0f);
             else for (size_t i = 0; i < s->n; i++) s->gbuf[0][i] = 0;
             mean_r = sr / n; zero_var = (double)zv / o->batch; clen = (double)ntok / n; tlen = sl / n;
         }
@@ -461,7 +474,7 @@ r1_status tr_run(tr_state *s, r1_error *err) {
         bool last_of_phase = s->step == o->sft_steps || s->step == total;
         if ((o->eval_every > 0 && s->step % o->eval_every == 0) || last_of_phase) {
             tr_eval ev;
-            tr_evaluate(s, o->eval_n, 1, 0.0f, &ev);
+            tr_evaluate(s, o->eval_n, 1, 0.0f, &ev, NULL);
             log_eval(s, &ev, &acc, &faith);
         }
         if (s->step % 10 == 0 || !isnan(acc))
@@ -501,7 +514,7 @@ void tr_bench(tr_state *s, int steps, double *tok_per_s, double *gflop_per_s) {
             flops += 6.0 * P * items[i].n + 12.0 * c->n_layers * c->dim * (double)items[i].n * (items[i].n + 1) / 2;
             for (int t = 0; t < items[i].n - 1; t++) items[i].w[t] /= 1000.0f;
         }
-        run_jobs(s, items, s->o.batch, 0, 0, 0);
+        run_jobs(s, items, s->o.batch, 0, 0, 1.0f);
         apply_step(s, 1e-4f);
     }
     double dt = r1_time_s() - t0;

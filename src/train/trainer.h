@@ -29,7 +29,11 @@ typedef struct tr_opts {
     float cd_share;         /* < 0: training prompts uniform over the tasks; else the share of
                              * Countdown prompts (the rest uniform over the other tasks)  */
     float grpo_temp;        /* GRPO rollout temperature (1: the policy itself)             */
+    bool tempered;          /* GRPO loss on softmax(logits / grpo_temp), the distribution the
+                             * rollouts were sampled from (on-policy at any temperature);
+                             * false: on the model's own softmax (off-policy unless T = 1) */
     float verdict_reward;   /* GRPO: weight of the Countdown process reward (task_reward)  */
+    float format_reward;    /* GRPO: weight of the format reward (task_reward; default 0.1) */
     int cd_misses;          /* SFT Countdown traces: 0 session 3's, K > 0 search traces with
                              * 0..K misses before the hit (task_trace)                   */
     int eval_n;             /* held-out problems per task for evaluation                 */
@@ -59,11 +63,16 @@ typedef struct tr_eval {
                                         * (task_verdict n_steps_ok / n_steps; 0 = none)  */
     double wrong_yes[TASK_KINDS];      /* Countdown: share of completions with a "yes" on
                                         * an attempt that misses the target              */
+    double unformed[TASK_KINDS];       /* share not well-formed (mostly: no answer before the
+                                        * context ends)                                  */
+    double mean_steps[TASK_KINDS];     /* Countdown: mean attempt lines per completion     */
     int n[TASK_KINDS];
     double mean_len;
     char sample[TASK_KINDS][400];   /* the first held-out completion of each task */
 } tr_eval;
-void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *ev);
+/* dump (optional): every completion, one record per line: task, sample, correct,
+ * trace_valid, format_ok, the prompt and the completion (newlines as \n). */
+void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *ev, FILE *dump);
 /* The held-out problems tr_evaluate uses, in its order: n_per_task per task kind in
  * task_mask (ascending kind). out must hold popcount(task_mask)·n_per_task; returns the count. */
 int tr_heldout_set(unsigned task_mask, int digits, int n_per_task, task *out);

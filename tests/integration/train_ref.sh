@@ -2,7 +2,8 @@
 # train_ref: a tiny model's loss and every parameter gradient from `r1 train` (C, float32
 # backward) against tests/ref/train_ref.py (independent float64 numpy forward + central
 # finite differences), with both kernel families (gemm, loops). Also: checkpoint resume is
-# exact (2+2 steps == 4 steps, bit for bit); the SIMD GEMM run equals the R1_ISA=scalar run.
+# exact (2+2 steps == 4 steps, bit for bit); the SIMD GEMM run equals the R1_ISA=scalar run;
+# `r1 train --eval --eval-dump` writes one well-formed record per held-out problem.
 set -euo pipefail
 build=${1:-build}
 r1="$build/r1"
@@ -34,4 +35,18 @@ echo "resume: bit-identical"
 head -c 30 "$tmp/full.ckpt" > "$tmp/bad.ckpt"
 if "$r1" train --eval --ckpt "$tmp/bad.ckpt" 2> "$tmp/err"; then echo "corrupt checkpoint accepted"; exit 1; fi
 grep -q "bad.ckpt" "$tmp/err"
+# --eval-dump: one record per held-out problem (7 tab-separated fields, flags 0/1, the
+# prompt a held-out prompt), and its correct flags add up to the greedy accuracy printed
+"$r1" train --eval --ckpt "$tmp/full.ckpt" --tasks add,countdown --digits 1 --eval-n 5 --eval-samples 2 \
+  --eval-dump "$tmp/dump.tsv" > "$tmp/eval.txt" 2>/dev/null
+awk -F'\t' 'NF != 7 || $3 !~ /^[01]$/ || $4 !~ /^[01]$/ || $5 !~ /^[01]$/ || $2 != 0 { bad++ }
+             END { if (NR != 10 || bad) { print "eval dump: " NR " records, " bad+0 " malformed"; exit 1 } }' "$tmp/dump.tsv"
+"$r1" train --digits 1 --eval-n 5 --tasks add,countdown --heldout-prompts "$tmp/prompts.txt"
+cut -f6 "$tmp/dump.tsv" | cmp - "$tmp/prompts.txt"
+for k in add countdown; do
+  d=$(awk -F'\t' -v k=$k '$1 == k { c += $3 } END { printf "%.1f%%", 100 * c / 5 }' "$tmp/dump.tsv")
+  p=$(awk -v k=$k '$1 == k { print $3; exit }' "$tmp/eval.txt")
+  [ "$d" = "$p" ] || { echo "eval dump: $k greedy $d vs printed $p"; exit 1; }
+done
+echo "eval dump: 10 records, prompts and accuracies agree"
 echo "train_ref: ok"

@@ -21,16 +21,16 @@ static void random_params(const tm_config *c, tm_params *p, uint64_t seed) {
 
 /* Checks one tensor [base, base+n): every element (or a stride through big ones). */
 static int check_range(const tm_config *c, tm_params *p, tm_scratch *s, const int32_t *tok, int T,
-                       const float *w, const tm_params *g, const float *base, size_t n, const char *name) {
+                       const float *w, float it, const tm_params *g, const float *base, size_t n, const char *name) {
     int bad = 0;
     size_t off = (size_t)(base - p->data);
     for (size_t i = 0; i < n; i++) {
         float *x = &p->data[off + i], x0 = *x;
         double h = 1e-2;
         *x = (float)(x0 + h);
-        double lp = tm_forward_backward(c, p, s, tok, T, w, NULL, NULL);
+        double lp = tm_forward_backward(c, p, s, tok, T, w, it, NULL, NULL);
         *x = (float)(x0 - h);
-        double lm = tm_forward_backward(c, p, s, tok, T, w, NULL, NULL);
+        double lm = tm_forward_backward(c, p, s, tok, T, w, it, NULL, NULL);
         *x = x0;
         double fd = (lp - lm) / (2 * h), an = g->data[off + i];
         if (fabs(fd - an) > 2e-3 + 2e-2 * fabs(fd)) {
@@ -41,7 +41,7 @@ static int check_range(const tm_config *c, tm_params *p, tm_scratch *s, const in
     return bad;
 }
 
-static void test_gradients_mode(bool loops) {
+static void test_gradients_mode(bool loops, float it) {
     const tm_config *c = &TINY;
     size_t n = tm_n_params(c);
     float *pd = malloc(n * 4), *gd = calloc(n, 4);
@@ -54,39 +54,64 @@ static void test_gradients_mode(bool loops) {
     tm_scratch_use_loops(s, loops);
     int32_t tok[7] = {1, 5, 3, 9, 0, 10, 3};
     float w[6] = {0, 1.0f, 0.5f, -0.7f, 1.0f, 2.0f};
-    double loss = tm_forward_backward(c, &p, s, tok, 7, w, &g, NULL);
+    double loss = tm_forward_backward(c, &p, s, tok, 7, w, it, &g, NULL);
     CHECK(isfinite(loss), " ");
     size_t D = c->dim, H = c->hidden, V = c->vocab, KV = 2 * (D / 4);
     int bad = 0;
-    bad += check_range(c, &p, s, tok, 7, w, &g, p.embd, V * D, "token_embd");
+    bad += check_range(c, &p, s, tok, 7, w, it, &g, p.embd, V * D, "token_embd");
     for (int l = 0; l < c->n_layers; l++) {
         tm_layer *L = &p.l[l];
-        bad += check_range(c, &p, s, tok, 7, w, &g, L->attn_norm, D, "attn_norm");
-        bad += check_range(c, &p, s, tok, 7, w, &g, L->wq, D * D, "attn_q");
-        bad += check_range(c, &p, s, tok, 7, w, &g, L->wk, KV * D, "attn_k");
-        bad += check_range(c, &p, s, tok, 7, w, &g, L->wv, KV * D, "attn_v");
-        bad += check_range(c, &p, s, tok, 7, w, &g, L->wo, D * D, "attn_output");
-        bad += check_range(c, &p, s, tok, 7, w, &g, L->ffn_norm, D, "ffn_norm");
-        bad += check_range(c, &p, s, tok, 7, w, &g, L->wg, H * D, "ffn_gate");
-        bad += check_range(c, &p, s, tok, 7, w, &g, L->wu, H * D, "ffn_up");
-        bad += check_range(c, &p, s, tok, 7, w, &g, L->wd, D * H, "ffn_down");
+        bad += check_range(c, &p, s, tok, 7, w, it, &g, L->attn_norm, D, "attn_norm");
+        bad += check_range(c, &p, s, tok, 7, w, it, &g, L->wq, D * D, "attn_q");
+        bad += check_range(c, &p, s, tok, 7, w, it, &g, L->wk, KV * D, "attn_k");
+        bad += check_range(c, &p, s, tok, 7, w, it, &g, L->wv, KV * D, "attn_v");
+        bad += check_range(c, &p, s, tok, 7, w, it, &g, L->wo, D * D, "attn_output");
+        bad += check_range(c, &p, s, tok, 7, w, it, &g, L->ffn_norm, D, "ffn_norm");
+        bad += check_range(c, &p, s, tok, 7, w, it, &g, L->wg, H * D, "ffn_gate");
+        bad += check_range(c, &p, s, tok, 7, w, it, &g, L->wu, H * D, "ffn_up");
+        bad += check_range(c, &p, s, tok, 7, w, it, &g, L->wd, D * H, "ffn_down");
     }
-    bad += check_range(c, &p, s, tok, 7, w, &g, p.out_norm, D, "output_norm");
-    bad += check_range(c, &p, s, tok, 7, w, &g, p.output, V * D, "output");
+    bad += check_range(c, &p, s, tok, 7, w, it, &g, p.out_norm, D, "output_norm");
+    bad += check_range(c, &p, s, tok, 7, w, it, &g, p.output, V * D, "output");
     CHECK(bad == 0, "%d gradient entries disagree with finite differences", bad);
     /* causality: changing the last token does not change earlier log-probs */
     float lp1[6], lp2[6];
-    tm_forward_backward(c, &p, s, tok, 7, w, NULL, lp1);
+    tm_forward_backward(c, &p, s, tok, 7, w, 1.0f, NULL, lp1);
     int32_t tok2[7];
     memcpy(tok2, tok, sizeof tok);
     tok2[6] = 4;
-    tm_forward_backward(c, &p, s, tok2, 7, w, NULL, lp2);
+    tm_forward_backward(c, &p, s, tok2, 7, w, 1.0f, NULL, lp2);
     for (int t = 0; t < 5; t++) CHECK(lp1[t] == lp2[t], " ");
     tm_scratch_free(s);
     free(pd); free(gd);
 }
-static void test_gradients(void) { test_gradients_mode(false); }
-static void test_gradients_loops(void) { test_gradients_mode(true); }
+static void test_gradients(void) { test_gradients_mode(false, 1.0f); }
+static void test_gradients_loops(void) { test_gradients_mode(true, 1.0f); }
+
+/* GRPO's tempered policy softmax(logits/T): every gradient against finite differences at
+ * 1/T = 1/0.6, and the loss equal to that of the same model with its output head scaled by
+ * 1/T (logits = output·h, so the two differ only by float rounding); 1/T = 1 is exact. */
+static void test_gradients_tempered(void) {
+    test_gradients_mode(false, 1.0f / 0.6f);
+    const tm_config *c = &TINY;
+    size_t n = tm_n_params(c);
+    float *pd = malloc(n * 4);
+    tm_params p;
+    tm_params_view(c, pd, &p);
+    random_params(c, &p, 7);
+    tm_scratch *s = tm_scratch_new(c);
+    REQUIRE(s, " ");
+    int32_t tok[7] = {2, 4, 6, 8, 1, 3, 5};
+    float w[6] = {0, 1.0f, 1.0f, -0.5f, 1.0f, 0.25f};
+    double l_t = tm_forward_backward(c, &p, s, tok, 7, w, 1.0f / 0.6f, NULL, NULL);
+    double l_1 = tm_forward_backward(c, &p, s, tok, 7, w, 1.0f, NULL, NULL);
+    for (size_t i = 0; i < (size_t)c->vocab * c->dim; i++) p.output[i] /= 0.6f;
+    double l_s = tm_forward_backward(c, &p, s, tok, 7, w, 1.0f, NULL, NULL);
+    CHECK_NEAR(l_t, l_s, 1e-5 * fabs(l_s));
+    CHECK(fabs(l_t - l_1) > 1e-3, "tempering changed nothing: %g vs %g", l_t, l_1);
+    tm_scratch_free(s);
+    free(pd);
+}
 
 /* tg_gemm's AVX-512 kernel == its scalar reference, bit for bit, on awkward shapes (row
  * tails of 1..5, column tails with masks, K = 0), padded leading dimensions, outputs
@@ -148,9 +173,9 @@ static void test_gemm(void) {
     int32_t tok[7] = {2, 7, 7, 1, 10, 0, 4};
     float w[6] = {0, 1.0f, 1.0f, -0.3f, 1.0f, 0.5f};
     tm_scratch_use_loops(s, true);
-    double l1 = tm_forward_backward(c, &p, s, tok, 7, w, &ga, NULL);
+    double l1 = tm_forward_backward(c, &p, s, tok, 7, w, 1.0f, &ga, NULL);
     tm_scratch_use_loops(s, false);
-    double l2 = tm_forward_backward(c, &p, s, tok, 7, w, &gb, NULL);
+    double l2 = tm_forward_backward(c, &p, s, tok, 7, w, 1.0f, &gb, NULL);
     CHECK_NEAR(l1, l2, 1e-5 * fabs(l1));
     int bad = 0;
     for (size_t i = 0; i < n; i++) bad += !(fabsf(g1[i] - g2[i]) <= 1e-5f + 1e-4f * fabsf(g1[i]));
@@ -240,6 +265,7 @@ static void test_tasks_and_reward(void) {
 /* The Countdown process reward (task_reward with a verdict weight): a share of right
  * attempt lines (true arithmetic, right yes/no verdict, no repeat), only for a well-formed
  * completion; it never stands in for the accuracy reward. */
+#define RW(vw) ((task_reward_w){.format_w = 0.1f, .verdict_w = (vw)})
 static void test_verdict_reward(void) {
     task t = {.kind = TASK_COUNTDOWN, .nums = {3, 7, 25}, .target = 46};
     snprintf(t.prompt, sizeof t.prompt, "Using 3, 7 and 25, make 46 with + - *.");
@@ -248,39 +274,45 @@ static void test_verdict_reward(void) {
     const char *good = "<think>\n3+7=10, 10+25=35 no\n3*7=21, 21+25=46 yes\nso (3*7)+25\n</think>\n\n(3*7)+25";
     task_verdict v = task_check(&t, good);
     CHECK(v.correct && v.trace_valid && v.n_steps == 2 && v.n_steps_ok == 2, "%d/%d", v.n_steps_ok, v.n_steps);
-    CHECK(fabsf(task_reward(&v, w) - (1.1f + w)) < 1e-6f && task_reward(&v, 0.0f) == v.reward, " ");
+    CHECK(fabsf(task_reward(&v, RW(w)) - (1.1f + w)) < 1e-6f && task_reward(&v, RW(0.0f)) == v.reward, " ");
     CHECK(!v.wrong_yes, " ");
     /* right arithmetic, wrong verdict ("yes" on 35): that line earns nothing, and the
      * answer it states is not the target -> no accuracy reward either */
     v = task_check(&t, "<think>\n3+7=10, 10+25=35 yes\nso (3+7)+25\n</think>\n\n(3+7)+25");
     CHECK(v.format_ok && !v.correct && !v.trace_valid && v.n_steps == 1 && v.n_steps_ok == 0, " ");
-    CHECK(fabsf(task_reward(&v, w) - 0.1f) < 1e-6f, "wrong yes rewarded: %g", task_reward(&v, w));
+    CHECK(fabsf(task_reward(&v, RW(w)) - 0.1f) < 1e-6f, "wrong yes rewarded: %g", task_reward(&v, RW(w)));
     CHECK(v.wrong_yes, " ");
+    /* --format-reward 0: a failed search ended with a well-formed wrong answer earns nothing;
+     * the right answer derived by a valid trace earns exactly 1 */
+    task_reward_w acc_only = {.format_w = 0.0f, .verdict_w = 0.0f};
+    CHECK(task_reward(&v, acc_only) == 0.0f, "%g", task_reward(&v, acc_only));
+    task_verdict vok = task_check(&t, good);
+    CHECK(task_reward(&vok, acc_only) == 1.0f && task_reward(&vok, TASK_REWARD_DEFAULT) == vok.reward, " ");
     /* "no" on an attempt that does reach the target is a wrong verdict too */
     v = task_check(&t, "<think>\n3*7=21, 21+25=46 no\n3+7=10, 10+25=35 no\nso (3+7)+25\n</think>\n\n(3+7)+25");
-    CHECK(v.n_steps == 2 && v.n_steps_ok == 1 && fabsf(task_reward(&v, w) - (0.1f + 0.5f * w)) < 1e-6f, " ");
+    CHECK(v.n_steps == 2 && v.n_steps_ok == 1 && fabsf(task_reward(&v, RW(w)) - (0.1f + 0.5f * w)) < 1e-6f, " ");
     /* a right answer after a right-looking trace with a false step: no accuracy reward,
      * the false step earns no process reward (wrong arithmetic, verdict consistent with it) */
     v = task_check(&t, "<think>\n3+7=11, 11+25=36 no\n3*7=21, 21+25=46 yes\nso (3*7)+25\n</think>\n\n(3*7)+25");
     CHECK(v.correct && !v.trace_valid && v.n_steps_ok == 1 && v.n_steps == 2, " ");
-    CHECK(task_reward(&v, w) < 1.0f, "accuracy reward without a valid trace");
+    CHECK(task_reward(&v, RW(w)) < 1.0f, "accuracy reward without a valid trace");
     /* repeating a right "no" earns nothing more: the share falls */
     v = task_check(&t, "<think>\n3+7=10, 10+25=35 no\n3+7=10, 10+25=35 no\n3+7=10, 10+25=35 no\n"
                        "3*7=21, 21+25=46 yes\nso (3*7)+25\n</think>\n\n(3*7)+25");
     CHECK(v.trace_valid && v.n_steps == 4 && v.n_steps_ok == 2, "%d/%d", v.n_steps_ok, v.n_steps);
     task_verdict vg = task_check(&t, good);
-    CHECK(task_reward(&v, w) < task_reward(&vg, w), " ");
+    CHECK(task_reward(&v, RW(w)) < task_reward(&vg, RW(w)), " ");
     /* numbers not the problem's, garbage lines, attempts after the hit: not right */
     v = task_check(&t, "<think>\n4+7=11, 11+25=36 no\nhmm\n3*7=21, 21+25=46 yes\n3+7=10, 10+25=35 no\n"
                        "so (3*7)+25\n</think>\n\n(3*7)+25");
     CHECK(!v.trace_valid && v.n_steps == 4 && v.n_steps_ok == 1, "%d/%d", v.n_steps_ok, v.n_steps);
     /* no process reward without the format (answer outside the tags, missing </think>) */
     v = task_check(&t, "<think>\n3+7=10, 10+25=35 no\n3*7=21, 21+25=46 yes\nso (3*7)+25\n(3*7)+25");
-    CHECK(!v.format_ok && task_reward(&v, w) == 0.0f, " ");
+    CHECK(!v.format_ok && task_reward(&v, RW(w)) == 0.0f, " ");
     /* the arithmetic tasks have no process term */
     task a = {.kind = TASK_ADD, .a = 347, .b = 589};
     v = task_check(&a, "<think>\n7+9+0=16\n4+8+1=13\n3+5+1=9\nso 936\n</think>\n\n936");
-    CHECK(v.n_steps == 0 && task_reward(&v, w) == v.reward, " ");
+    CHECK(v.n_steps == 0 && task_reward(&v, RW(w)) == v.reward, " ");
     /* every synthetic trace without a slip scores the full share; validity is unchanged */
     uint64_t rng = 11;
     char buf[2048];
@@ -441,6 +473,7 @@ int main(void) {
     RUN(test_gemm);
     RUN(test_gradients);
     RUN(test_gradients_loops);
+    RUN(test_gradients_tempered);
     RUN(test_optim_and_checkpoint);
     return TEST_SUMMARY();
 }
