@@ -6,34 +6,40 @@
 # Everything lands in $BUILD/train/ (checkpoints, CSV logs, eval tables, PNG); the final
 # GGUF is copied to models/r1-demo.gguf only with INSTALL=1.
 # Environment: SEED (1), THREADS (2; the result is bit-identical for a given THREADS),
-# RECIPE: four (default: add/sub/mul/Countdown, 0.85 M params, ctx 192, SIMD GEMM kernels,
-#   SFT_STEPS 3000, GRPO_STEPS 60), search (session 5: the same shape and schedule, SFT on the
+# RECIPE: faithful (default, session 6: add/sub/mul/Countdown, 0.85 M params, ctx 192, SIMD
+#   GEMM kernels; SFT_STEPS 3000 on the Countdown search traces --cd-misses CD_MISSES (4),
+#   then GRPO_STEPS 300 of GRPO: half the prompts Countdown, rollouts at T 0.6 with the
+#   tempered policy (on-policy), lr 1e-4, the accuracy reward gated on a valid trace as the
+#   whole reward (--format-reward 0)), four (session 3's model, the built-in one until session
+#   6: session-3 traces, SFT_STEPS 3000, GRPO_STEPS 60), search (session 5: the same shape and schedule, SFT on the
 #   Countdown search traces --cd-misses CD_MISSES (default 4), then GRPO with half the prompts
 #   Countdown, rollouts at T 0.6, lr 3e-4 and the process reward 0.5 — session 4's "mix2"
 #   stage; not the committed model) or addsub (the session-1 add/sub model, 0.45 M params,
 #   plain-loop kernels, GRPO_STEPS 0);
 # GRPO=countdown (RECIPE four): session 4's GRPO stage instead (Countdown only, process
 #   reward; GRPO_THREADS, default 1) — an experiment, not the committed model;
-# SFT_CKPT=path (RECIPE four or search): skip the SFT stage and start GRPO from a copy of that
+# SFT_CKPT=path (any RECIPE but addsub): skip the SFT stage and start GRPO from a copy of that
 #   checkpoint (an sft.ckpt this script wrote; its sft.csv beside it is copied for the plot);
 # EVAL=0 skips the final evaluation and plot.
 set -euo pipefail
 build=${1:-build}
 r1="$build/r1"
 out="$build/train"; mkdir -p "$out"
-seed=${SEED:-1}; threads=${THREADS:-2}; recipe=${RECIPE:-four}
-cd_misses=0; if [ "$recipe" = search ]; then cd_misses=${CD_MISSES:-4}; fi
+seed=${SEED:-1}; threads=${THREADS:-2}; recipe=${RECIPE:-faithful}
+case $recipe in four|search|faithful|addsub) ;; *) echo "train.sh: unknown RECIPE '$recipe'" >&2; exit 2 ;; esac
+cd_misses=0; if [ "$recipe" = search ] || [ "$recipe" = faithful ]; then cd_misses=${CD_MISSES:-4}; fi
 rm -f "$out/grpo.ckpt" "$out/grpo.csv"
 if [ -z "${SFT_CKPT:-}" ]; then rm -f "$out/sft.ckpt" "$out/sft.csv"; fi
 start=$(date +%s); cpu0=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
-if [ -n "${SFT_CKPT:-}" ] && { [ "$recipe" = four ] || [ "$recipe" = search ]; }; then
+grpo_default=60; if [ "$recipe" = faithful ]; then grpo_default=300; fi
+if [ -n "${SFT_CKPT:-}" ] && [ "$recipe" != addsub ]; then
   # GRPO stage only, from an SFT checkpoint that an earlier run of this script wrote
   # (the reproduction check: the GRPO stage run twice from it gives the same bytes)
   if [ "$(realpath "$SFT_CKPT")" != "$(realpath -m "$out/sft.ckpt")" ]; then
     cp "$SFT_CKPT" "$out/sft.ckpt"
     if [ -f "${SFT_CKPT%.ckpt}.csv" ]; then cp "${SFT_CKPT%.ckpt}.csv" "$out/sft.csv"; fi
   fi
-  grpo=${GRPO_STEPS:-60}; sft=${SFT_STEPS:-3000}
+  grpo=${GRPO_STEPS:-$grpo_default}; sft=${SFT_STEPS:-3000}
   tasks=(--tasks add,sub,mul,countdown --digits 3)
   kern=()
 elif [ "$recipe" = addsub ]; then
@@ -50,7 +56,7 @@ elif [ "$recipe" = addsub ]; then
   "$r1" train --resume "${common[@]}" --sft-steps 900 --eval-every 100 -o "$out/sft.gguf"
   kern=(--kernels loops)
 else
-  grpo=${GRPO_STEPS:-60}; sft=${SFT_STEPS:-3000}
+  grpo=${GRPO_STEPS:-$grpo_default}; sft=${SFT_STEPS:-3000}
   tasks=(--tasks add,sub,mul,countdown --digits 3)
   shape=(--dim 128 --layers 4 --heads 4 --kv-heads 2 --hidden 384 --ctx 192)
   "$r1" train --seed "$seed" --threads "$threads" --batch 32 --lr 3e-3 "${tasks[@]}" "${shape[@]}" \
@@ -69,6 +75,15 @@ if [ "$grpo" -gt 0 ]; then
     "$r1" train --resume --seed "$seed" --threads "${GRPO_THREADS:-1}" --tasks countdown --digits 3 --sft-steps "$sft" \
       --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 1e-3 --grpo-temp 0.6 --verdict-reward 0.5 \
       --eval-n 100 --eval-every 20 --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
+  elif [ "$recipe" = faithful ]; then
+    # Session 6: GRPO on the search-trace SFT model, half the prompts Countdown; rollouts at
+    # T 0.6 and the loss on softmax(logits/0.6), the distribution they were drawn from
+    # (--tempered-policy: on-policy); the right answer derived by a valid trace is the whole
+    # reward (--format-reward 0: a failed search that ends in some well-formed answer earns
+    # nothing, so quitting early does not pay); lr 1e-4 after 10 warm-up steps.
+    "$r1" train --resume --seed "$seed" --threads "$threads" "${tasks[@]}" --cd-share 0.5 --sft-steps "$sft" \
+      --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 1e-4 --grpo-temp 0.6 --tempered-policy --format-reward 0 \
+      --eval-n 25 --eval-every 50 --ckpt "$out/grpo.ckpt" --ckpt-every 25 --log "$out/grpo.csv" -o "$out/grpo.gguf"
   elif [ "$recipe" = search ]; then
     # Session 5: session 4's "mix2" stage on the search-trace SFT model — half the prompts
     # Countdown, the rest add/sub/mul; rollouts at T 0.6, lr 3e-4, process reward 0.5 for
@@ -91,9 +106,18 @@ if [ "${EVAL:-1}" = 0 ]; then
 fi
 "$r1" train --eval "${kern[@]}" --ckpt "$out/sft.ckpt" --threads "$threads" "${tasks[@]}" --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_sft.txt"
 if [ "$grpo" -gt 0 ]; then "$r1" train --eval "${kern[@]}" --ckpt "$out/grpo.ckpt" --threads "$threads" "${tasks[@]}" --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_grpo.txt"; fi
+if [ "$cd_misses" -gt 0 ]; then  # Countdown alone, 300 held-out problems (a larger set: the figures docs/training.md quotes)
+  for c in sft grpo; do
+    [ -f "$out/$c.ckpt" ] && { [ $c = sft ] || [ "$grpo" -gt 0 ]; } || continue
+    "$r1" train --eval --ckpt "$out/$c.ckpt" --threads "$threads" --tasks countdown --digits 3 --eval-n 300 --eval-samples 8 \
+      --temp 0.6 | tee "$out/eval_${c}_cd300.txt"
+  done
+fi
 plot() { # out-dir png: curves from the CSV logs (later rows win when a resumed run repeats steps)
   local d=$1
-  for f in "$d"/*.csv; do awk -F, 'NR==1{next} {row[$1]=$0} END{for (k in row) print row[k]}' "$f" | sort -t, -k1,1n > "${f%.csv}.dat"; done
+  # .dat: the CSV rows by step (later rows win); column 13 = mean reward over the last 20 steps
+  for f in "$d"/*.csv; do awk -F, '$1 == "step" {next} {row[$1]=$0} END{for (k in row) print row[k]}' "$f" | sort -t, -k1,1n |
+    awk -F, -v OFS=, '{ r[NR % 20] = $6; n = NR < 20 ? NR : 20; s = 0; for (i in r) s += r[i]; print $0, s / n }' > "${f%.csv}.dat"; done
   gnuplot <<GP
 set terminal png size 1200,900 font ",10"; set output "$2"
 set datafile separator ","; set datafile missing "nan"; set multiplot layout 2,2
@@ -103,7 +127,8 @@ unset logscale y; set title "held-out greedy accuracy / faithful traces (mean ov
 plot "$d/sft.dat" u 1:10 w lp t "SFT acc", "$d/sft.dat" u 1:11 w lp t "SFT faithful", \
      for [f in "grpo control"] "$d/".f.".dat" u 1:10 w lp t f." acc", for [f in "grpo control"] "$d/".f.".dat" u 1:11 w lp t f." faithful"
 set title "GRPO: mean reward (incl. any process reward), zero-variance groups"; set yrange [0:1.7]
-plot "$d/grpo.dat" u 1:6 w l t "mean reward", "$d/grpo.dat" u 1:7 w l t "zero-variance group share"
+plot "$d/grpo.dat" u 1:6 w l t "mean reward", "$d/grpo.dat" u 1:13 w l lw 3 t "mean reward, last 20 steps", \
+     "$d/grpo.dat" u 1:7 w l t "zero-variance group share"
 set autoscale y; set title "GRPO: lengths (tokens / bytes)"
 plot "$d/grpo.dat" u 1:8 w l t "completion length (tokens)", "$d/grpo.dat" u 1:9 w l t "reasoning length (bytes)"
 unset multiplot

@@ -41,7 +41,7 @@ if [ -n "$ckpt" ]; then
   for v in f32 q8_0; do
     for kv in ${acc[$v]}; do
       k=${kv%%=*}; a=${kv#*=}
-      t=$(awk -v k="$k" '$1 == k { sub("%", "", $3); print $3 }' "$tmp/trainer.txt")
+      t=$(awk -v k="$k" '$1 == k { sub("%", "", $3); print $3; exit }' "$tmp/trainer.txt")
       if awk -v a="$a" -v t="$t" 'BEGIN { d = a - t; exit !(t != "" && d <= 1.0 && d >= -1.0) }'; then
         echo "ok   $v $k: engine $a% vs trainer $t%"
       else echo "FAIL $v $k: engine $a% vs trainer ${t:-?}% (more than 1 point apart)"; fail=1; fi
