@@ -107,8 +107,8 @@ fi
 "$r1" train --eval "${kern[@]}" --ckpt "$out/sft.ckpt" --threads "$threads" "${tasks[@]}" --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_sft.txt"
 if [ "$grpo" -gt 0 ]; then "$r1" train --eval "${kern[@]}" --ckpt "$out/grpo.ckpt" --threads "$threads" "${tasks[@]}" --eval-n 100 --eval-samples 8 --temp 0.6 | tee "$out/eval_grpo.txt"; fi
 if [ "$cd_misses" -gt 0 ]; then  # Countdown alone, 300 held-out problems (a larger set: the figures docs/training.md quotes)
-  for c in sft grpo; do
-    [ -f "$out/$c.ckpt" ] && { [ $c = sft ] || [ "$grpo" -gt 0 ]; } || continue
+  stages=(sft); if [ "$grpo" -gt 0 ]; then stages+=(grpo); fi
+  for c in "${stages[@]}"; do
     "$r1" train --eval --ckpt "$out/$c.ckpt" --threads "$threads" --tasks countdown --digits 3 --eval-n 300 --eval-samples 8 \
       --temp 0.6 | tee "$out/eval_${c}_cd300.txt"
   done

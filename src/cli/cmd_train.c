@@ -122,7 +122,7 @@ int cmd_train(int argc, char **argv) {
                 .seq_len = 160, .rope_base = 10000.0f, .eps = 1e-5f},
         .seed = 1, .threads = 2, .batch = 32, .group = 8, .sft_steps = 600, .grpo_steps = 0,
         .lr = 3e-3f, .grpo_lr = 2e-4f, .wd = 0.01f, .clip = 1.0f, .err_rate = 0.1f, .warmup = 30,
-        .digits = 3, .task_mask = 3, .cd_share = -1.0f, .verdict_reward = 0.0f, .format_reward = 0.1f, .grpo_temp = 1.0f, .eval_n = 100, .eval_every = 0, .ckpt_every = 50,
+        .digits = 3, .task_mask = 3, .cd_share = -1.0f, .verdict_reward = 0.0f, .format_reward = TASK_REWARD_DEFAULT.format_w, .grpo_temp = 1.0f, .eval_n = 100, .eval_every = 0, .ckpt_every = 50,
         .out = "models/r1-demo.gguf",
     };
     bool resume = false, eval_only = false;

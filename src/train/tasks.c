@@ -407,7 +407,7 @@ task_verdict task_check(const task *t, const char *comp) {
         }
         v.trace_valid = ok && i == n + 1 && stated == spelled(t, s, n, c) && parse_int(ans, &got) && got == stated;
     }
-    v.reward = (v.format_ok ? 0.1f : 0.0f) + (v.correct && v.trace_valid ? 1.0f : 0.0f);
+    v.reward = task_reward(&v, TASK_REWARD_DEFAULT);
     return v;
 }
 

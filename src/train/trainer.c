@@ -219,8 +219,8 @@ typedef struct job {
     int mode;          /* 0: fwd+bwd, 1: rollouts */
     double loss;
     uint64_t seed;
-    float temp;        /* mode 1: rollout temperature (0 = greedy)                        */
-    float inv_temp;    /* mode 0: 1 / the policy's temperature (tm_forward_backward)      */
+    float temp;        /* mode 1: rollout temperature (0 = greedy); mode 0: the policy's
+                        * temperature (tm_forward_backward gets 1/temp)                   */
 } job;
 
 static void *worker(void *arg) {
@@ -229,7 +229,7 @@ static void *worker(void *arg) {
     if (j->mode == 0) {
         for (int i = j->tid; i < j->n_items; i += s->nt)
             j->loss += tm_forward_backward(&s->c, &s->p, s->scr[j->tid], j->items[i].tok, j->items[i].n,
-                                           j->items[i].w, j->inv_temp, &s->g[j->tid], NULL);
+                                           j->items[i].w, 1.0f / j->temp, &s->g[j->tid], NULL);
         return NULL;
     }
     kvdec *d = kvdec_new(&s->c, &s->p);
@@ -258,8 +258,7 @@ static double run_jobs(tr_state *s, seqitem *items, int n, int mode, uint64_t se
     pthread_t th[16];
     job jobs[16];
     for (int k = 0; k < s->nt; k++) {
-        jobs[k] = (job){.s = s, .tid = k, .items = items, .n_items = n, .mode = mode, .seed = seed, .temp = temp,
-                        .inv_temp = mode == 0 ? 1.0f / temp : 1.0f};
+        jobs[k] = (job){.s = s, .tid = k, .items = items, .n_items = n, .mode = mode, .seed = seed, .temp = temp};
         if (mode == 0) memset(s->gbuf[k], 0, s->n * sizeof(float));
         if (k > 0) pthread_create(&th[k], NULL, worker, &jobs[k]);
     }
@@ -357,7 +356,9 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
             if (dump) {
                 fprintf(dump, "%s\t%d\t%d\t%d\t%d\t%s\t", task_kind_name[k], r, it->v.correct, it->v.trace_valid,
                         it->v.format_ok, it->t.prompt);
-                for (const char *c = it->text; *c; c++) fputs(*c == '\n' ? "\\n" : (char[2]){*c, 0}, dump);
+                for (const char *c = it->text; *c; c++)
+                    if (*c == '\n') fputs("\\n", dump);
+                    else fputc(*c, dump);
                 fputc('\n', dump);
             }
             if (it->v.n_steps) ev->steps_ok[k] += (double)it->v.n_steps_ok / it->v.n_steps;
