@@ -45,6 +45,7 @@ static void usage(FILE *f) {
         "  --eval-samples N      with --eval: also pass@1/pass@N over N samples at --temp\n"
         "  --eval-dump FILE      with --eval: every greedy completion to FILE, one per line (task, sample,\n"
         "                        correct, trace valid, well-formed, prompt, completion; tab-separated)\n"
+        "  --eval-dump-sampled FILE   the same for the --eval-samples completions at --temp\n"
         "  --log PATH            CSV log of every step\n"
         "  --chat-template PATH  Jinja template stored in the GGUF (default models/chat_template.jinja)\n"
         "  --eval                only evaluate --ckpt (no training)\n"
@@ -55,9 +56,14 @@ static void usage(FILE *f) {
         "                        prediction) then the f32 gradient of all parameters of --ckpt\n"
         "  --heldout-prompts PATH   write the held-out prompts (--tasks, --digits, --eval-n; the\n"
         "                        problems --eval uses, same order), one per line; no training\n"
+        "  --heldout-seeds PATH  write the sampler seed --eval draws each of its --eval-samples\n"
+        "                        completions of those prompts with (prompt i, sample r: line\n"
+        "                        i x samples + r), for `r1 run --seed`; no training\n"
         "  --score DIR           score an engine's completions of those prompts: DIR/00000.txt ...\n"
         "                        = stdout of `r1 run` (text after <｜Assistant｜>, one final newline\n"
-        "                        stripped); prints greedy accuracy and faithfulness per task\n");
+        "                        stripped); prints greedy accuracy and faithfulness per task\n"
+        "  --score-sampled DIR   the same for --eval-samples completions per prompt (file i x\n"
+        "                        samples + r = sample r of prompt i); prints pass@1 and pass@k\n");
 }
 
 static char *read_file(const char *path) {
@@ -73,44 +79,70 @@ static char *read_file(const char *path) {
     return s;
 }
 
-/* --heldout-prompts / --score: the engine's own evaluation of an exported GGUF goes through
- * `r1 run` (tokenizer, chat template, decoding) on these prompts; the verdicts come from the
- * same checker (task_check) as the trainer's evaluation. */
-static int heldout_io(const tr_opts *o, const char *prompts_out, const char *score_dir) {
+/* --heldout-prompts / --heldout-seeds / --score / --score-sampled: the engine's own evaluation
+ * of an exported GGUF goes through `r1 run` (tokenizer, chat template, decoding) on these
+ * prompts; the verdicts come from the same checker (task_check) as the trainer's evaluation.
+ * Sampled: completion r of prompt i is DIR/(i·samples + r).txt, drawn with the seed on line
+ * i·samples + r of --heldout-seeds (the seed tr_evaluate draws that completion with). */
+typedef struct heldout_req {
+    const char *prompts_out, *seeds_out;
+    const char *score_dir;
+    int samples;          /* completions per prompt: 1 = greedy (--score), else --eval-samples */
+} heldout_req;
+
+static int heldout_io(const tr_opts *o, const heldout_req *q) {
     int nk = 0;
     for (int k = 0; k < TASK_KINDS; k++) nk += o->task_mask >> k & 1;
     task *set = malloc(sizeof *set * (size_t)(nk * o->eval_n + 1));
     if (!set) return 1;
-    int n = tr_heldout_set(o->task_mask, o->digits, o->eval_n, set), rc = 0;
-    if (prompts_out) {
-        FILE *f = fopen(prompts_out, "w");
+    int n = tr_heldout_set(o->task_mask, o->digits, o->eval_n, set), rc = 0, ns = q->samples;
+    if (q->prompts_out) {
+        FILE *f = fopen(q->prompts_out, "w");
         for (int i = 0; f && i < n; i++) fprintf(f, "%s\n", set[i].prompt);
-        if (!f || fclose(f) != 0) { fprintf(stderr, "r1 train: could not write %s\n", prompts_out); rc = 1; }
+        if (!f || fclose(f) != 0) { fprintf(stderr, "r1 train: could not write %s\n", q->prompts_out); rc = 1; }
     }
-    if (score_dir && !rc) {
-        int cnt[TASK_KINDS] = {0}, acc[TASK_KINDS] = {0}, faith[TASK_KINDS] = {0}, fmt[TASK_KINDS] = {0}, missing = 0;
+    if (q->seeds_out && !rc) {
+        FILE *f = fopen(q->seeds_out, "w");
+        for (int i = 0; f && i < n * ns; i++) fprintf(f, "%llu\n", (unsigned long long)tr_eval_seed(i));
+        if (!f || fclose(f) != 0) { fprintf(stderr, "r1 train: could not write %s\n", q->seeds_out); rc = 1; }
+    }
+    if (q->score_dir && !rc) {
+        int cnt[TASK_KINDS] = {0}, acc[TASK_KINDS] = {0}, faith[TASK_KINDS] = {0}, fmt[TASK_KINDS] = {0};
+        int any[TASK_KINDS] = {0}, missing = 0;
         double len = 0;
         for (int i = 0; i < n; i++) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%05d.txt", score_dir, i);
-            char *text = read_file(path);
             int k = set[i].kind;
-            cnt[k]++;
-            if (!text) { missing++; continue; }
-            size_t l = strlen(text);
-            if (l && text[l - 1] == '\n') text[l - 1] = 0;   /* the newline r1 run prints at the end */
-            task_verdict v = task_check(&set[i], text);
-            acc[k] += v.correct; faith[k] += v.trace_valid; fmt[k] += v.format_ok;
-            len += v.think_len;
-            free(text);
+            bool right = false;
+            for (int r = 0; r < ns; r++) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%05d.txt", q->score_dir, i * ns + r);
+                char *text = read_file(path);
+                cnt[k]++;
+                if (!text) { missing++; continue; }
+                size_t l = strlen(text);
+                if (l && text[l - 1] == '\n') text[l - 1] = 0;   /* the newline r1 run prints at the end */
+                task_verdict v = task_check(&set[i], text);
+                acc[k] += v.correct; faith[k] += v.trace_valid; fmt[k] += v.format_ok;
+                right |= v.correct;
+                len += v.think_len;
+                free(text);
+            }
+            any[k] += right;
         }
-        printf("task       n   greedy  faithful  well-formed\n");
-        for (int k = 0; k < TASK_KINDS; k++)
-            if (cnt[k])
-                printf("%-9s %4d  %6.1f%%  %7.1f%%  %10.1f%%\n", task_kind_name[k], cnt[k], 100.0 * acc[k] / cnt[k],
-                       100.0 * faith[k] / cnt[k], 100.0 * fmt[k] / cnt[k]);
-        printf("mean reasoning length: %.1f bytes\n", n ? len / n : 0);
-        if (missing) { fprintf(stderr, "r1 train: %d of %d completions missing in %s (counted wrong)\n", missing, n, score_dir); rc = 1; }
+        if (ns == 1) printf("task       n   greedy  faithful  well-formed\n");
+        else printf("task       n   pass@1  faithful  well-formed  pass@%d\n", ns);
+        for (int k = 0; k < TASK_KINDS; k++) {
+            if (!cnt[k]) continue;
+            printf("%-9s %4d  %6.1f%%  %7.1f%%  %10.1f%%", task_kind_name[k], cnt[k] / ns, 100.0 * acc[k] / cnt[k],
+                   100.0 * faith[k] / cnt[k], 100.0 * fmt[k] / cnt[k]);
+            if (ns > 1) printf("  %5.1f%%", 100.0 * any[k] * ns / cnt[k]);
+            printf("\n");
+        }
+        printf("mean reasoning length: %.1f bytes\n", n ? len / (n * ns) : 0);
+        if (missing) {
+            fprintf(stderr, "r1 train: %d of %d completions missing in %s (counted wrong)\n", missing, n * ns, q->score_dir);
+            rc = 1;
+        }
     }
     free(set);
     return rc;
@@ -130,7 +162,9 @@ int cmd_train(int argc, char **argv) {
     int eval_samples = 8;
     float temp = 0.6f;
     const char *tmpl_path = "models/chat_template.jinja", *logits_out = NULL, *tokens = NULL, *grad_out = NULL;
-    const char *prompts_out = NULL, *score_dir = NULL, *dump_path = NULL;
+    const char *dump_path = NULL, *dump_sampled = NULL;
+    heldout_req hq = {0};
+    bool sampled_score = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (!strcmp(a, name) && v && ++i)
@@ -178,9 +212,12 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--logits-out")) { logits_out = v; eval_only = true; }
         else if (OPT("--tokens")) tokens = v;
         else if (OPT("--grad-out")) { grad_out = v; eval_only = true; }
-        else if (OPT("--heldout-prompts")) prompts_out = v;
-        else if (OPT("--score")) score_dir = v;
+        else if (OPT("--heldout-prompts")) hq.prompts_out = v;
+        else if (OPT("--heldout-seeds")) hq.seeds_out = v;
+        else if (OPT("--score")) { hq.score_dir = v; sampled_score = false; }
+        else if (OPT("--score-sampled")) { hq.score_dir = v; sampled_score = true; }
         else if (OPT("--eval-dump")) dump_path = v;
+        else if (OPT("--eval-dump-sampled")) dump_sampled = v;
         else if (OPT("--tasks")) {
             o.task_mask = 0;
             for (int k = 0; k < TASK_KINDS; k++) {
@@ -200,7 +237,15 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "r1 train: --grpo-temp must be >= 0 (> 0 with --tempered-policy)\n");
         return 2;
     }
-    if (prompts_out || score_dir) return heldout_io(&o, prompts_out, score_dir);
+    if (hq.prompts_out || hq.seeds_out || hq.score_dir) {
+        if (eval_samples < 1) { fprintf(stderr, "r1 train: --eval-samples must be >= 1\n"); return 2; }
+        hq.samples = hq.seeds_out || sampled_score ? eval_samples : 1;
+        if (hq.seeds_out && hq.score_dir && !sampled_score) {
+            fprintf(stderr, "r1 train: --heldout-seeds goes with --score-sampled, not --score\n");
+            return 2;
+        }
+        return heldout_io(&o, &hq);
+    }
     if ((resume || eval_only) && !o.ckpt) { fprintf(stderr, "r1 train: --resume/--eval need --ckpt\n"); return 2; }
     char *tmpl = read_file(tmpl_path);
     if (!tmpl) fprintf(stderr, "r1 train: warning: %s not readable; the GGUF will have no chat template\n", tmpl_path);
@@ -256,16 +301,20 @@ int cmd_train(int argc, char **argv) {
         free(row);
     } else if (eval_only) {
         tr_eval g, smp;
-        FILE *dump = NULL;
-        if (dump_path && !(dump = fopen(dump_path, "w"))) {
-            fprintf(stderr, "r1 train: %s: cannot open for writing\n", dump_path);
+        FILE *dump = NULL, *dump_s = NULL;
+        const char *bad = dump_path && !(dump = fopen(dump_path, "w")) ? dump_path
+                        : dump_sampled && !(dump_s = fopen(dump_sampled, "w")) ? dump_sampled : NULL;
+        if (bad) {
+            fprintf(stderr, "r1 train: %s: cannot open for writing\n", bad);
+            if (dump) fclose(dump);
             tr_free(s);
             free(tmpl);
             return 1;
         }
         tr_evaluate(s, o.eval_n, 1, 0.0f, &g, dump);
-        tr_evaluate(s, o.eval_n, eval_samples, temp, &smp, NULL);
+        tr_evaluate(s, o.eval_n, eval_samples, temp, &smp, dump_s);
         if (dump) fclose(dump);
+        if (dump_s) fclose(dump_s);
         printf("task       n   greedy  faithful  pass@1(T=%.1f,k=%d)  pass@%d  faithful@T  faithful-pass@%d\n", temp,
                eval_samples, eval_samples, eval_samples);
         for (int k = 0; k < TASK_KINDS; k++)

@@ -223,6 +223,10 @@ typedef struct job {
                         * temperature (tm_forward_backward gets 1/temp)                   */
 } job;
 
+/* The sampler seed of rollout i of a run_jobs call with this seed. */
+static uint64_t item_seed(uint64_t seed, int i) { return seed * 1000003u + (uint64_t)i; }
+#define EVAL_SEED 777   /* run_jobs seed of tr_evaluate's rollouts */
+
 static void *worker(void *arg) {
     job *j = arg;
     tr_state *s = j->s;
@@ -237,7 +241,7 @@ static void *worker(void *arg) {
     for (int i = j->tid; i < j->n_items; i += s->nt) {
         seqitem *it = &j->items[i];
         r1_sampler_params sp = r1_sampler_default_params();
-        sp.temperature = j->temp; sp.top_p = 1.0f; sp.seed = j->seed * 1000003u + (uint64_t)i;
+        sp.temperature = j->temp; sp.top_p = 1.0f; sp.seed = item_seed(j->seed, i);
         r1_sampler *smp = NULL;
         if (r1_sampler_create(&sp, s->c.vocab, &smp, NULL) != R1_OK) continue;
         int32_t prompt[MAX_SEQ];
@@ -253,6 +257,8 @@ static void *worker(void *arg) {
     kvdec_free(d);
     return NULL;
 }
+
+uint64_t tr_eval_seed(int item) { return item_seed(EVAL_SEED, item); }
 
 static double run_jobs(tr_state *s, seqitem *items, int n, int mode, uint64_t seed, float temp) {
     pthread_t th[16];
@@ -341,7 +347,7 @@ void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *
     for (int j = 0; j < n_set; j++)
         for (int r = 0; r < samples; r++) items[i++].t = set[j];
     free(set);
-    run_jobs(s, items, total, 1, 777, temp);
+    run_jobs(s, items, total, 1, EVAL_SEED, temp);
     double len = 0;
     for (int a = 0; a < total; a += samples) {
         int k = items[a].t.kind;

@@ -73,6 +73,9 @@ typedef struct tr_eval {
 /* dump (optional): every completion, one record per line: task, sample, correct,
  * trace_valid, format_ok, the prompt and the completion (newlines as \n). */
 void tr_evaluate(tr_state *s, int n_per_task, int samples, float temp, tr_eval *ev, FILE *dump);
+/* The sampler seed tr_evaluate draws completion `item` with (item = problem index in
+ * tr_heldout_set's order × samples + sample index), so that an engine can redraw it. */
+uint64_t tr_eval_seed(int item);
 /* The held-out problems tr_evaluate uses, in its order: n_per_task per task kind in
  * task_mask (ascending kind). out must hold popcount(task_mask)·n_per_task; returns the count. */
 int tr_heldout_set(unsigned task_mask, int digits, int n_per_task, task *out);

@@ -28,6 +28,36 @@ for mode in prefill decode; do
   "$r1" logits -m "$tmp/t.gguf" --tokens "$toks" -o "$tmp/eng.f32" --mode $mode
   compare "$tmp/mine.f32" "$tmp/eng.f32"
 done
+# sampled decoding: `r1 run --temp 0.6 --top-p 1 --seed S` with the seeds the trainer's
+# --eval draws its samples with (--heldout-seeds) writes the trainer's completions byte for
+# byte (--eval-dump-sampled), and --score-sampled gives the trainer's pass@1 / pass@k
+sel=(--tasks add,countdown --digits 2 --eval-n 3 --eval-samples 2)
+"$r1" train --eval --ckpt "$tmp/t.ckpt" "${sel[@]}" --temp 0.6 --threads 1 --eval-dump-sampled "$tmp/s.tsv" \
+  > "$tmp/eval.txt" 2> /dev/null
+"$r1" train "${sel[@]}" --heldout-prompts "$tmp/prompts.txt" --heldout-seeds "$tmp/seeds.txt"
+[ "$(wc -l < "$tmp/seeds.txt")" = 12 ] || { echo "heldout-seeds: $(wc -l < "$tmp/seeds.txt") lines, want 12"; exit 1; }
+mkdir "$tmp/s"; i=0
+while IFS= read -r seed; do   # ctx 95: the trainer stops when prompt + completion fill its 96
+  "$r1" run -m "$tmp/t.gguf" --temp 0.6 --top-p 1 --seed "$seed" -t 1 -c 95 -n 256 \
+    -p "$(sed -n "$((i / 2 + 1))p" "$tmp/prompts.txt")" > "$tmp/s/$(printf %05d $i).txt" 2> /dev/null
+  i=$((i + 1))
+done < "$tmp/seeds.txt"
+/usr/bin/python3 - "$tmp/s.tsv" "$tmp/s" <<'PY'   # bytes: a tiny model's completions are any bytes
+import sys
+recs = open(sys.argv[1], 'rb').read().split(b'\n')[:-1]
+for i, r in enumerate(recs):
+    want = r.split(b'\t', 6)[6]                      # the dump escapes newlines only
+    got = open('%s/%05d.txt' % (sys.argv[2], i), 'rb').read()
+    got = got[:-1] if got.endswith(b'\n') else got   # r1 run's final newline
+    got = got.split(b'\0')[0]                         # the trainer's text is a C string
+    if got.replace(b'\n', b'\\n') != want: sys.exit('sample %d: engine %r vs trainer %r' % (i, got, want))
+PY
+"$r1" train "${sel[@]}" --score-sampled "$tmp/s" > "$tmp/score.txt"
+for k in add countdown; do
+  e=$(awk -v k=$k '$1 == k { print $3 " " $6 }' "$tmp/score.txt"); t=$(awk -v k=$k '$1 == k { print $5 " " $6; exit }' "$tmp/eval.txt")
+  [ -n "$e" ] && [ "$e" = "$t" ] || { echo "score-sampled $k: engine pass@1 pass@2 '$e' vs trainer '$t'"; exit 1; }
+done
+echo "sampled: 12 engine completions equal the trainer's; pass@1 and pass@2 agree"
 if [ -f models/r1-demo.ckpt ] || [ -f models/r1-demo.gguf ]; then
   # the demo model: the trainer reads its checkpoint-free form through --ckpt only, so
   # compare the engine against itself in prefill vs decode and against the trainer when a
