@@ -6,11 +6,14 @@
 # Everything lands in $BUILD/train/ (checkpoints, CSV logs, eval tables, PNG); the final
 # GGUF is copied to models/r1-demo.gguf only with INSTALL=1.
 # Environment: SEED (1), THREADS (2; the result is bit-identical for a given THREADS),
-# RECIPE: faithful (default, session 6: add/sub/mul/Countdown, 0.85 M params, ctx 192, SIMD
-#   GEMM kernels; SFT_STEPS 3000 on the Countdown search traces --cd-misses CD_MISSES (4),
-#   then GRPO_STEPS 300 of GRPO: half the prompts Countdown, rollouts at T 0.6 with the
-#   tempered policy (on-policy), lr 1e-4, the accuracy reward gated on a valid trace as the
-#   whole reward (--format-reward 0)), four (session 3's model, the built-in one until session
+# RECIPE: faithful (default, session 7: add/sub/mul/Countdown, 0.85 M params, ctx 192, SIMD
+#   GEMM kernels; SFT_STEPS 6300 (one cosine) on the Countdown search traces --cd-misses
+#   CD_MISSES (4) with half the prompts Countdown (--cd-share 0.5; session 6 ran 3000 steps
+#   with a uniform mix), then GRPO_STEPS 300 of GRPO: half the prompts Countdown, rollouts at
+#   T 0.6 with the tempered policy (on-policy), lr 1e-4, the accuracy reward gated on a valid
+#   trace as the whole reward (--format-reward 0)), faithful6 (session 6's built-in model:
+#   SFT_STEPS 3000 with the uniform task mix, i.e. session 5's search-trace SFT, then the same
+#   GRPO stage), four (session 3's model, the built-in one until session
 #   6: session-3 traces, SFT_STEPS 3000, GRPO_STEPS 60), search (session 5: the same shape and schedule, SFT on the
 #   Countdown search traces --cd-misses CD_MISSES (default 4), then GRPO with half the prompts
 #   Countdown, rollouts at T 0.6, lr 3e-4 and the process reward 0.5 — session 4's "mix2"
@@ -26,12 +29,15 @@ build=${1:-build}
 r1="$build/r1"
 out="$build/train"; mkdir -p "$out"
 seed=${SEED:-1}; threads=${THREADS:-2}; recipe=${RECIPE:-faithful}
-case $recipe in four|search|faithful|addsub) ;; *) echo "train.sh: unknown RECIPE '$recipe'" >&2; exit 2 ;; esac
-cd_misses=0; if [ "$recipe" = search ] || [ "$recipe" = faithful ]; then cd_misses=${CD_MISSES:-4}; fi
+case $recipe in four|search|faithful|faithful6|addsub) ;; *) echo "train.sh: unknown RECIPE '$recipe'" >&2; exit 2 ;; esac
+stage=$recipe; [ "$recipe" = faithful6 ] && stage=faithful   # the GRPO stage (faithful6 = session 6's SFT + it)
+cd_misses=0; if [ "$recipe" = search ] || [ "$stage" = faithful ]; then cd_misses=${CD_MISSES:-4}; fi
 rm -f "$out/grpo.ckpt" "$out/grpo.csv"
 if [ -z "${SFT_CKPT:-}" ]; then rm -f "$out/sft.ckpt" "$out/sft.csv"; fi
 start=$(date +%s); cpu0=$(awk '{print $14+$15+$16+$17}' /proc/$$/stat)
-grpo_default=60; if [ "$recipe" = faithful ]; then grpo_default=300; fi
+grpo_default=60; sft_default=3000; sft_mix=()
+if [ "$stage" = faithful ]; then grpo_default=300; fi
+if [ "$recipe" = faithful ]; then sft_default=6300; sft_mix=(--cd-share 0.5); fi
 if [ -n "${SFT_CKPT:-}" ] && [ "$recipe" != addsub ]; then
   # GRPO stage only, from an SFT checkpoint that an earlier run of this script wrote
   # (the reproduction check: the GRPO stage run twice from it gives the same bytes)
@@ -39,7 +45,7 @@ if [ -n "${SFT_CKPT:-}" ] && [ "$recipe" != addsub ]; then
     cp "$SFT_CKPT" "$out/sft.ckpt"
     if [ -f "${SFT_CKPT%.ckpt}.csv" ]; then cp "${SFT_CKPT%.ckpt}.csv" "$out/sft.csv"; fi
   fi
-  grpo=${GRPO_STEPS:-$grpo_default}; sft=${SFT_STEPS:-3000}
+  grpo=${GRPO_STEPS:-$grpo_default}; sft=${SFT_STEPS:-$sft_default}
   tasks=(--tasks add,sub,mul,countdown --digits 3)
   kern=()
 elif [ "$recipe" = addsub ]; then
@@ -56,11 +62,11 @@ elif [ "$recipe" = addsub ]; then
   "$r1" train --resume "${common[@]}" --sft-steps 900 --eval-every 100 -o "$out/sft.gguf"
   kern=(--kernels loops)
 else
-  grpo=${GRPO_STEPS:-$grpo_default}; sft=${SFT_STEPS:-3000}
+  grpo=${GRPO_STEPS:-$grpo_default}; sft=${SFT_STEPS:-$sft_default}
   tasks=(--tasks add,sub,mul,countdown --digits 3)
   shape=(--dim 128 --layers 4 --heads 4 --kv-heads 2 --hidden 384 --ctx 192)
   "$r1" train --seed "$seed" --threads "$threads" --batch 32 --lr 3e-3 "${tasks[@]}" "${shape[@]}" \
-    --cd-misses "$cd_misses" --sft-steps "$sft" --eval-n 25 --eval-every 250 --ckpt "$out/sft.ckpt" --ckpt-every 100 \
+    --cd-misses "$cd_misses" "${sft_mix[@]}" --sft-steps "$sft" --eval-n 25 --eval-every 250 --ckpt "$out/sft.ckpt" --ckpt-every 100 \
     --log "$out/sft.csv" -o "$out/sft.gguf"
   kern=()
 fi
@@ -75,7 +81,7 @@ if [ "$grpo" -gt 0 ]; then
     "$r1" train --resume --seed "$seed" --threads "${GRPO_THREADS:-1}" --tasks countdown --digits 3 --sft-steps "$sft" \
       --grpo-steps "$grpo" --batch 16 --group 8 --grpo-lr 1e-3 --grpo-temp 0.6 --verdict-reward 0.5 \
       --eval-n 100 --eval-every 20 --ckpt "$out/grpo.ckpt" --ckpt-every 10 --log "$out/grpo.csv" -o "$out/grpo.gguf"
-  elif [ "$recipe" = faithful ]; then
+  elif [ "$stage" = faithful ]; then
     # Session 6: GRPO on the search-trace SFT model, half the prompts Countdown; rollouts at
     # T 0.6 and the loss on softmax(logits/0.6), the distribution they were drawn from
     # (--tempered-policy: on-policy); the right answer derived by a valid trace is the whole
@@ -124,9 +130,10 @@ set datafile separator ","; set datafile missing "nan"; set multiplot layout 2,2
 set title "SFT loss (per completion token)"; set xlabel "step"; set logscale y
 plot "$d/sft.dat" u 1:4 w l t "loss"
 unset logscale y; set title "held-out greedy accuracy / faithful traces (mean over the tasks each run trains on)"; set yrange [0:1]
+set key bottom right
 plot "$d/sft.dat" u 1:10 w lp t "SFT acc", "$d/sft.dat" u 1:11 w lp t "SFT faithful", \
      for [f in "grpo control"] "$d/".f.".dat" u 1:10 w lp t f." acc", for [f in "grpo control"] "$d/".f.".dat" u 1:11 w lp t f." faithful"
-set title "GRPO: mean reward (incl. any process reward), zero-variance groups"; set yrange [0:1.7]
+set key top right; set title "GRPO: mean reward (incl. any process reward), zero-variance groups"; set yrange [0:1.7]
 plot "$d/grpo.dat" u 1:6 w l t "mean reward", "$d/grpo.dat" u 1:13 w l lw 3 t "mean reward, last 20 steps", \
      "$d/grpo.dat" u 1:7 w l t "zero-variance group share"
 set autoscale y; set title "GRPO: lengths (tokens / bytes)"
