@@ -87,7 +87,8 @@ static char *read_file(const char *path) {
 typedef struct heldout_req {
     const char *prompts_out, *seeds_out;
     const char *score_dir;
-    int samples;          /* completions per prompt: 1 = greedy (--score), else --eval-samples */
+    int samples;          /* completions per prompt: 1 (greedy, --score) or --eval-samples */
+    bool sampled;         /* --score-sampled: the completions are samples at --temp       */
 } heldout_req;
 
 static int heldout_io(const tr_opts *o, const heldout_req *q) {
@@ -129,13 +130,13 @@ static int heldout_io(const tr_opts *o, const heldout_req *q) {
             }
             any[k] += right;
         }
-        if (ns == 1) printf("task       n   greedy  faithful  well-formed\n");
+        if (!q->sampled) printf("task       n   greedy  faithful  well-formed\n");
         else printf("task       n   pass@1  faithful  well-formed  pass@%d\n", ns);
         for (int k = 0; k < TASK_KINDS; k++) {
             if (!cnt[k]) continue;
             printf("%-9s %4d  %6.1f%%  %7.1f%%  %10.1f%%", task_kind_name[k], cnt[k] / ns, 100.0 * acc[k] / cnt[k],
                    100.0 * faith[k] / cnt[k], 100.0 * fmt[k] / cnt[k]);
-            if (ns > 1) printf("  %5.1f%%", 100.0 * any[k] * ns / cnt[k]);
+            if (q->sampled) printf("  %5.1f%%", 100.0 * any[k] * ns / cnt[k]);
             printf("\n");
         }
         printf("mean reasoning length: %.1f bytes\n", n ? len / (n * ns) : 0);
@@ -164,7 +165,6 @@ int cmd_train(int argc, char **argv) {
     const char *tmpl_path = "models/chat_template.jinja", *logits_out = NULL, *tokens = NULL, *grad_out = NULL;
     const char *dump_path = NULL, *dump_sampled = NULL;
     heldout_req hq = {0};
-    bool sampled_score = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define OPT(name) (!strcmp(a, name) && v && ++i)
@@ -214,8 +214,8 @@ int cmd_train(int argc, char **argv) {
         else if (OPT("--grad-out")) { grad_out = v; eval_only = true; }
         else if (OPT("--heldout-prompts")) hq.prompts_out = v;
         else if (OPT("--heldout-seeds")) hq.seeds_out = v;
-        else if (OPT("--score")) { hq.score_dir = v; sampled_score = false; }
-        else if (OPT("--score-sampled")) { hq.score_dir = v; sampled_score = true; }
+        else if (OPT("--score")) { hq.score_dir = v; hq.sampled = false; }
+        else if (OPT("--score-sampled")) { hq.score_dir = v; hq.sampled = true; }
         else if (OPT("--eval-dump")) dump_path = v;
         else if (OPT("--eval-dump-sampled")) dump_sampled = v;
         else if (OPT("--tasks")) {
@@ -239,8 +239,8 @@ int cmd_train(int argc, char **argv) {
     }
     if (hq.prompts_out || hq.seeds_out || hq.score_dir) {
         if (eval_samples < 1) { fprintf(stderr, "r1 train: --eval-samples must be >= 1\n"); return 2; }
-        hq.samples = hq.seeds_out || sampled_score ? eval_samples : 1;
-        if (hq.seeds_out && hq.score_dir && !sampled_score) {
+        hq.samples = hq.seeds_out || hq.sampled ? eval_samples : 1;
+        if (hq.seeds_out && hq.score_dir && !hq.sampled) {
             fprintf(stderr, "r1 train: --heldout-seeds goes with --score-sampled, not --score\n");
             return 2;
         }

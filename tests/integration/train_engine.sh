@@ -42,16 +42,8 @@ while IFS= read -r seed; do   # ctx 95: the trainer stops when prompt + completi
     -p "$(sed -n "$((i / 2 + 1))p" "$tmp/prompts.txt")" > "$tmp/s/$(printf %05d $i).txt" 2> /dev/null
   i=$((i + 1))
 done < "$tmp/seeds.txt"
-/usr/bin/python3 - "$tmp/s.tsv" "$tmp/s" <<'PY'   # bytes: a tiny model's completions are any bytes
-import sys
-recs = open(sys.argv[1], 'rb').read().split(b'\n')[:-1]
-for i, r in enumerate(recs):
-    want = r.split(b'\t', 6)[6]                      # the dump escapes newlines only
-    got = open('%s/%05d.txt' % (sys.argv[2], i), 'rb').read()
-    got = got[:-1] if got.endswith(b'\n') else got   # r1 run's final newline
-    got = got.split(b'\0')[0]                         # the trainer's text is a C string
-    if got.replace(b'\n', b'\\n') != want: sys.exit('sample %d: engine %r vs trainer %r' % (i, got, want))
-PY
+m=$(/usr/bin/python3 tests/integration/dump_match.py "$tmp/s.tsv" "$tmp/s")
+[ "$m" = "same 12 of 12" ] || { echo "sampled completions, engine vs trainer: $m"; exit 1; }
 "$r1" train "${sel[@]}" --score-sampled "$tmp/s" > "$tmp/score.txt"
 for k in add countdown; do
   e=$(awk -v k=$k '$1 == k { print $3 " " $6 }' "$tmp/score.txt"); t=$(awk -v k=$k '$1 == k { print $5 " " $6; exit }' "$tmp/eval.txt")

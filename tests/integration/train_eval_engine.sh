@@ -58,15 +58,9 @@ if [ -n "$ckpt" ]; then
   echo "trainer (r1 train --eval): $ckpt"
   "$r1" train --eval --ckpt "$ckpt" "${sel[@]}" --eval-samples "$((k > 0 ? k : 1))" --temp 0.6 --threads 1 \
     --eval-dump "$tmp/greedy.tsv" --eval-dump-sampled "$tmp/sampled.tsv" 2> /dev/null | tee "$tmp/trainer.txt"
-  # completions byte-identical to the trainer's (its dumps: newlines as \n; r1 run adds one at the end)
-  for v in f32 q8_0; do
+  for v in f32 q8_0; do   # completions byte-identical to the trainer's
     for mode in "${modes[@]}"; do
-      same=0; total=0
-      while IFS= read -r t; do
-        f=$(printf "%s/%05d.txt" "$tmp/$v.$mode" "$total"); total=$((total + 1))
-        [ "$(awk 'NR > 1 { printf "\\n" } { printf "%s", $0 }' "$f")" = "$t" ] && same=$((same + 1))
-      done < <(cut -f 7- "$tmp/$mode.tsv")
-      echo "same completion as the trainer: $v $mode $same of $total"
+      echo "completions as the trainer's, $v $mode: $(/usr/bin/python3 tests/integration/dump_match.py "$tmp/$mode.tsv" "$tmp/$v.$mode")"
     done
   done
   for v in f32 q8_0; do
